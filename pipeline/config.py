@@ -1,0 +1,227 @@
+"""Load and validate a site config (TOML) before anything is fetched.
+
+Site knowledge (start URLs, selectors, allowed hosts, politeness) lives in the
+site's file; every default lives here, grouped by the stage that uses it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+from pipeline.errors import ConfigError
+
+_SELECTOR_PROBE = LexborHTMLParser("<html><body></body></html>")
+
+
+def _check_selector(value: str) -> str:
+    try:
+        _SELECTOR_PROBE.css(value)
+    except SelectolaxError:
+        raise ValueError(f"invalid CSS selector {value!r}") from None
+    return value
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {value!r}")
+    return value
+
+
+def _check_pattern(value: str) -> str:
+    try:
+        compiled = re.compile(value)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression {value!r}: {error}") from None
+    if compiled.groups != 1:
+        raise ValueError(f"pattern {value!r} must have exactly one group")
+    return value
+
+
+Selector = Annotated[str, AfterValidator(_check_selector)]
+Url = Annotated[str, AfterValidator(_check_url)]
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
+Host = Annotated[str, AfterValidator(lambda host: host.lower())]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSection(_Section):
+    name: str
+    start_urls: list[Url] = Field(min_length=1)
+    allowed_hosts: list[Host] = Field(min_length=1)
+    # Query parameter whose value names the theme of a theme listing.
+    theme_parameter: str = "themes"
+    # Stripped from <title> when a detail page has neither h1 nor og:title.
+    title_suffixes: list[str] = []
+
+    @model_validator(mode="after")
+    def _start_urls_on_allowed_hosts(self) -> SiteSection:
+        for url in self.start_urls:
+            host = urlsplit(url).hostname or ""
+            if host not in self.allowed_hosts:
+                raise ValueError(f"start URL {url!r} is not on an allowed host")
+        return self
+
+
+class ListingSection(_Section):
+    entry: Selector
+    title: Selector
+    link: Selector
+    summary: Selector
+    next_page: Selector | None = None
+    # Link text that ends an excerpt and is not part of the summary.
+    link_texts: list[str] = ["Continued", "Read more"]
+    # Listing pages followed from one start URL, at most.
+    max_pages: int = Field(default=100, ge=1)
+
+
+class FieldSpec(_Section):
+    selector: Selector | None = None
+    pattern: Pattern | None = None
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> FieldSpec:
+        if self.selector is None and self.pattern is None:
+            raise ValueError("a field needs a selector, a pattern, or both")
+        return self
+
+
+class DetailSection(_Section):
+    title: Selector = "h1"
+    content: Selector
+    # Removed from the main content before its text is taken.
+    exclude: list[Selector] = ["script", "style", "nav"]
+    themes: Selector | None = None
+    fields: dict[str, FieldSpec] = {}
+
+    @model_validator(mode="after")
+    def _field_names_are_columns(self) -> DetailSection:
+        for name in self.fields:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"field name {name!r} must be lower_snake_case")
+        return self
+
+
+class FetchSection(_Section):
+    # A URL or e-mail address where the site's webmaster can reach us.
+    contact: str
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1)
+    backoff_initial_seconds: float = Field(default=2.0, ge=0)
+    backoff_max_seconds: float = Field(default=60.0, ge=0)
+    # A Retry-After longer than this gives the URL up instead of stalling the run.
+    retry_after_cap_seconds: float = Field(default=120.0, ge=0)
+    # Applies to the decompressed body, so a gzip bomb stops here too.
+    max_response_bytes: int = Field(default=5_000_000, ge=1024)
+    max_redirects: int = Field(default=5, ge=0)
+    # The whole run stops fetching after this, so it cannot hold a cron slot.
+    run_deadline_seconds: float = Field(default=3600.0, gt=0)
+
+
+class PolitenessSection(_Section):
+    # About one request a second on one connection suits a small site.
+    min_delay_seconds: float = Field(default=1.0, ge=0)
+    concurrency: int = Field(default=1, ge=1, le=64)
+    obey_robots: bool = True
+
+
+class IncrementalSection(_Section):
+    # A detail page is revalidated once its stored copy is older than this.
+    detail_max_age_days: float = Field(default=7.0, ge=0)
+    # Pagination stops after this many listing pages with nothing new or changed.
+    stop_after_unchanged_pages: int = Field(default=2, ge=1)
+    # A full sweep runs when the last complete one is older than this.
+    full_sweep_every_hours: float = Field(default=24.0, ge=0)
+    # A project is marked removed after missing this many complete sweeps.
+    removal_after_missed_sweeps: int = Field(default=2, ge=1)
+
+
+class QualitySection(_Section):
+    # A listing page bigger than this that yields no entry refuses the run.
+    empty_listing_min_bytes: int = Field(default=2048, ge=0)
+    # A sweep finding fewer than this share of the recent median is refused.
+    min_sweep_ratio: float = Field(default=0.5, ge=0, le=1)
+    required_fields: list[str] = ["title", "description"]
+    # Share of parsed records allowed to miss a required field.
+    max_empty_ratio: float = Field(default=0.2, ge=0, le=1)
+    # Largest drop of a required field's fill rate, in percentage points.
+    max_fill_drop_points: float = Field(default=20.0, ge=0, le=100)
+
+
+class StorageSection(_Section):
+    # Raw page versions kept per URL by `prune`.
+    raw_versions_per_url: int = Field(default=3, ge=1)
+
+
+class SiteConfig(_Section):
+    site: SiteSection
+    listing: ListingSection
+    detail: DetailSection
+    fetch: FetchSection
+    politeness: PolitenessSection = PolitenessSection()
+    incremental: IncrementalSection = IncrementalSection()
+    quality: QualitySection = QualitySection()
+    storage: StorageSection = StorageSection()
+
+    @property
+    def user_agent(self) -> str:
+        from pipeline import __version__
+
+        return f"directory-pipeline/{__version__} (+{self.fetch.contact})"
+
+
+def load_config(path: str | Path) -> SiteConfig:
+    """Read and validate a site config.
+
+    Raises ConfigError naming the file and the first offending key.
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    try:
+        return SiteConfig.model_validate(raw)
+    except ValidationError as error:
+        key, message = _first_problem(error)
+        raise ConfigError(message, path=str(path), key=key) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=str(path)) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read: {error.strerror}", path=str(path)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}", path=str(path)) from None
+
+
+def _first_problem(error: ValidationError) -> tuple[str, str]:
+    problem = error.errors()[0]
+    key = ".".join(str(part) for part in problem["loc"])
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        return key, "unknown key"
+    if kind == "missing":
+        return key, "required key is missing"
+    message = problem["msg"].removeprefix("Value error, ")
+    if kind not in ("value_error", "assertion_error"):
+        message = f"{message} (got {problem.get('input')!r})"
+    return key, message

@@ -1,0 +1,518 @@
+"""Run a crawl: walk the listings, decide which detail pages need fetching, stage
+what comes back, and publish it through the quality gate.
+
+This module decides; fetch fetches, parse extracts, store stores, and publish
+turns staged results into records.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlite_utils
+
+from pipeline import PARSER_VERSION
+from pipeline.config import SiteConfig
+from pipeline.errors import (
+    DeadlineExceeded,
+    DisallowedByRobots,
+    FetchError,
+    PermanentFetchError,
+    QualityGateError,
+)
+from pipeline.fetch import FetchedPage, Fetcher, FetchOptions
+from pipeline.lock import hold_run_lock
+from pipeline.normalize import utc_now
+from pipeline.parse import ListingEntry, ListingPage, parse_detail, parse_listing, theme_slug_from_url
+from pipeline.publish import check_quality, detail_as_dict, publish_run
+from pipeline import store
+
+logger = logging.getLogger(__name__)
+
+# Detail fetches kept in flight per unit of concurrency; bounds memory on big sites.
+_IN_FLIGHT_PER_WORKER = 4
+
+ProgressCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    """What a crawl may do beyond its config: command-line overrides."""
+
+    base_url: str | None = None
+    max_pages: int | None = None
+    concurrency: int | None = None
+    min_delay_seconds: float | None = None
+    is_full: bool = False
+
+
+@dataclass
+class RunSummary:
+    """How a run ended: its status, exit status and counts."""
+
+    run_id: int
+    status: str
+    is_full_sweep: bool
+    is_complete: bool
+    counts: dict[str, Any]
+    reason: str | None = None
+
+    @property
+    def exit_status(self) -> int:
+        return {"succeeded": 0, "partial": 3, "refused": 4}.get(self.status, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_status": self.exit_status, "line": self.line()}
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of a run."""
+        c = self.counts
+        sweep = "full sweep" if self.is_full_sweep else "incremental"
+        return (
+            f"run {self.run_id} {self.status} ({sweep}): "
+            f"{c.get('requests', 0)} requests, {c.get('not_modified', 0)} not modified, "
+            f"{c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed; projects "
+            f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, "
+            f"{c.get('unchanged', 0)} unchanged, {c.get('removed', 0)} removed"
+        )
+
+
+@dataclass
+class _DetailJob:
+    """A detail link to resolve, and what is stored about it already."""
+
+    link: str
+    stored: dict[str, Any] | None
+    raw: store.RawPage | None
+    must_fetch: bool
+
+
+@dataclass
+class _DetailResult:
+    link: str
+    outcome: str
+    url: str
+    status: int | None = None
+    page: FetchedPage | None = None
+    detail: dict[str, Any] | None = None
+    error: FetchError | None = None
+
+
+@dataclass
+class _RunState:
+    """What a run has learned so far, beyond what is staged in the database."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    status_mix: Counter[str] = field(default_factory=Counter)
+    seen_links: set[str] = field(default_factory=set)
+    fetched_listing_urls: set[str] = field(default_factory=set)
+    gate_problems: list[str] = field(default_factory=list)
+    is_complete: bool = True
+    deadline_hit: bool = False
+
+
+def run_crawl(
+    config: SiteConfig,
+    database_path: str | Path,
+    *,
+    options: CrawlOptions = CrawlOptions(),
+    progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Crawl the site into the database under the run lock.
+
+    Raises LockedError when another run holds the database, StorageError
+    when the database cannot be used. A refused or partial run is not an
+    error: the summary says so.
+    """
+    with hold_run_lock(database_path):
+        database = store.open_database(database_path)
+        try:
+            return _Crawl(config, database, options, progress).run()
+        finally:
+            database.close()
+
+
+class _Crawl:
+    def __init__(
+        self,
+        config: SiteConfig,
+        database: sqlite_utils.Database,
+        options: CrawlOptions,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.config = config
+        self.database = database
+        self.options = options
+        self.progress = progress or (lambda kind, url: None)
+        self.state = _RunState()
+        self.started_at = utc_now()
+        store.ensure_field_columns(database, list(config.detail.fields))
+        interrupted = store.mark_interrupted_runs(database, at=self.started_at)
+        if interrupted:
+            logger.warning("Marked %d earlier run(s) as interrupted", interrupted)
+        self.is_full_sweep = options.is_full or self._full_sweep_due()
+        self.fresh_since = self._last_publish_time()
+        self.run_id = store.start_run(
+            database,
+            kind="crawl",
+            started_at=self.started_at,
+            is_full_sweep=self.is_full_sweep,
+            parser_version=PARSER_VERSION,
+        )
+
+    def _full_sweep_due(self) -> bool:
+        last = store.last_run(self.database, statuses=("succeeded", "partial"), complete_only=True)
+        if last is None:
+            return True
+        age = _age(last["started_at"])
+        return age >= timedelta(hours=self.config.incremental.full_sweep_every_hours)
+
+    def _last_publish_time(self) -> str:
+        last = store.last_run(self.database, statuses=("succeeded", "partial", "refused"))
+        return (last or {}).get("ended_at") or ""
+
+    def run(self) -> RunSummary:
+        kind = "full sweep" if self.is_full_sweep else "incremental run"
+        logger.info("Run %d started (%s)", self.run_id, kind, extra={"run_id": self.run_id})
+        try:
+            self._collect()
+            counts = self._finish_counts()
+            check_quality(self.database, self.config, self.run_id, self.state.gate_problems,
+                          is_complete=self._is_complete_sweep(), counts=counts)
+        except QualityGateError as refusal:
+            return self._end("refused", counts=self._finish_counts(), reason=str(refusal))
+        except BaseException:
+            self._end_abruptly()
+            raise
+
+        publish_counts = publish_run(
+            self.database,
+            self.config,
+            run_id=self.run_id,
+            now=utc_now(),
+            is_complete_sweep=self._is_complete_sweep(),
+        )
+        counts.update(publish_counts)
+        status = "partial" if counts.get("failed") else "succeeded"
+        return self._end(status, counts=counts)
+
+    def _is_complete_sweep(self) -> bool:
+        return self.is_full_sweep and self.state.is_complete and not self.state.deadline_hit
+
+    def _end(self, status: str, *, counts: dict[str, Any], reason: str | None = None) -> RunSummary:
+        store.clear_staging(self.database, run_id=self.run_id)
+        store.finish_run(
+            self.database, self.run_id, status=status, ended_at=utc_now(), counts=counts,
+            is_complete=self._is_complete_sweep() and status != "refused", reason=reason,
+        )
+        return RunSummary(self.run_id, status, self.is_full_sweep,
+                          self._is_complete_sweep(), counts, reason)
+
+    def _end_abruptly(self) -> None:
+        """Record an exception or interrupt; staged rows stay for the record."""
+        try:
+            store.finish_run(self.database, self.run_id, status="interrupted",
+                             ended_at=utc_now(), counts=self._finish_counts(),
+                             reason="stopped by an error or a signal")
+        except Exception:
+            logger.debug("Could not record the end of run %d", self.run_id, exc_info=True)
+
+    def _finish_counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = dict(self.state.counts)
+        counts["status_mix"] = dict(sorted(self.state.status_mix.items()))
+        return counts
+
+    # Collecting ------------------------------------------------------------
+
+    def _collect(self) -> None:
+        fetch_options = FetchOptions(
+            base_url=self.options.base_url,
+            concurrency=self.options.concurrency,
+            min_delay_seconds=self.options.min_delay_seconds,
+        )
+        with Fetcher(self.config, options=fetch_options) as fetcher:
+            self.fetcher = fetcher
+            workers = fetcher.concurrency
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detail") as pool:
+                self.pool = pool
+                self.in_flight: set[Future[_DetailResult]] = set()
+                for start_url in self.config.site.start_urls:
+                    if self.state.deadline_hit:
+                        break
+                    self._walk_listing(start_url)
+                self._drain(until_empty=True)
+            self._count_fetch_stats(fetcher)
+
+    def _count_fetch_stats(self, fetcher: Fetcher) -> None:
+        stats = fetcher.stats
+        self.state.counts.update(
+            requests=stats.requests, not_modified=stats.not_modified,
+            retries=stats.retries, replaced_pages=stats.replaced_pages,
+        )
+
+    def _walk_listing(self, start_url: str) -> None:
+        """Follow one start URL's pagination, scheduling every entry's detail page."""
+        theme = theme_slug_from_url(start_url, self.config.site.theme_parameter)
+        max_pages = self.options.max_pages or self.config.listing.max_pages
+        url: str | None = start_url
+        pages = 0
+        unchanged_streak = 0
+        walk_links: set[str] = set()
+        while url is not None:
+            if url in self.state.fetched_listing_urls:
+                break
+            if pages >= max_pages:
+                logger.warning("Stopped %s after %d listing pages (listing.max_pages)",
+                               start_url, pages)
+                self.state.is_complete = False
+                break
+            listing = self._read_listing(url)
+            if listing is None:
+                self.state.is_complete = False
+                break
+            pages += 1
+            changed = self._take_entries(listing, theme)
+            self._drain(until_empty=False)
+            links = {entry.detail_url for entry in listing.entries}
+            if links and links <= walk_links:
+                # A page repeating only what this walk has seen: pagination went round.
+                break
+            walk_links |= links
+            unchanged_streak = unchanged_streak + 1 if changed == 0 else 0
+            if not self.is_full_sweep and unchanged_streak >= self.config.incremental.stop_after_unchanged_pages:
+                logger.info("Stopped %s early: %d listing pages in a row brought nothing new",
+                            start_url, unchanged_streak)
+                self.state.is_complete = False
+                break
+            url = listing.next_url
+
+    def _read_listing(self, url: str) -> ListingPage | None:
+        self.state.fetched_listing_urls.add(url)
+        raw = store.latest_raw_page(self.database, url)
+        page = self._fetch_or_record(url, raw)
+        if page is None:
+            return None
+        self.progress("listing", url)
+        text, body_bytes = self._page_text(url, page, raw)
+        listing = parse_listing(text, page_url=url, listing=self.config.listing)
+        self.state.counts["listing_pages"] += 1
+        self.state.counts["entries"] += len(listing.entries)
+        if not listing.entries and body_bytes > self.config.quality.empty_listing_min_bytes:
+            self.state.gate_problems.append(
+                f"listing page {url} ({body_bytes} bytes) yielded no entry: "
+                f"selector listing.entry {self.config.listing.entry!r} matched nothing"
+            )
+        logger.info("Listing page %s: %d entries", url, len(listing.entries),
+                    extra={"url": url, "run_id": self.run_id, "stage": "listing"})
+        return listing
+
+    def _page_text(self, url: str, page: FetchedPage, raw: store.RawPage | None) -> tuple[str, int]:
+        """The HTML of a fetched page, from the store when the server said 304."""
+        if page.is_not_modified and raw is not None:
+            store.mark_raw_page_validated(self.database, raw.id, at=page.fetched_at,
+                                          etag=page.etag, last_modified=page.last_modified)
+            return raw.text, len(raw.body)
+        self._save_raw(page, kind="listing")
+        return page.text, len(page.body)
+
+    def _save_raw(self, page: FetchedPage, *, kind: str) -> None:
+        decoded = page.decoded
+        store.save_raw_page(
+            self.database, run_id=self.run_id, kind=kind, url=page.url, final_url=page.final_url,
+            status=page.status, etag=page.etag, last_modified=page.last_modified,
+            content_type=page.content_type, fetched_at=page.fetched_at,
+            sha256=page.sha256, body=page.body,
+            charset=decoded.charset if decoded else None,
+            charset_source=decoded.source if decoded else None,
+        )
+
+    def _fetch_or_record(self, url: str, raw: store.RawPage | None) -> FetchedPage | None:
+        """Fetch conditionally on the main thread; a failure is recorded, not raised."""
+        try:
+            page = self.fetcher.fetch(url, etag=raw.etag if raw else None,
+                                      last_modified=raw.last_modified if raw else None)
+        except FetchError as error:
+            self._record_failure(error, kind="listing")
+            return None
+        self.state.status_mix[str(page.status)] += 1
+        if page.is_not_modified and raw is None:
+            self._record_failure(PermanentFetchError("304 for a page never stored", url=url),
+                                 kind="listing")
+            return None
+        return page
+
+    def _take_entries(self, listing: ListingPage, theme: str | None) -> int:
+        """Stage a listing page's entries; returns how many are new or changed."""
+        changed = 0
+        for entry in listing.entries:
+            store.stage_entry(
+                self.database, run_id=self.run_id, detail_link=entry.detail_url,
+                listing_url=listing.url, position=entry.position, title=entry.title,
+                summary=entry.summary, theme=theme,
+            )
+            if entry.detail_url in self.state.seen_links:
+                self.state.counts["duplicates"] += 1
+                continue
+            self.state.seen_links.add(entry.detail_url)
+            job = self._plan_detail(entry)
+            if job.stored is None or self._listing_changed(entry, job.stored):
+                changed += 1
+            self._schedule(job)
+        return changed
+
+    def _listing_changed(self, entry: ListingEntry, stored: dict[str, Any]) -> bool:
+        return (
+            stored.get("removed_at") is not None
+            or entry.title != stored.get("listing_title")
+            or entry.summary != stored.get("listing_summary")
+        )
+
+    def _plan_detail(self, entry: ListingEntry) -> _DetailJob:
+        """Decide whether a detail page is requested at all (then conditionally)."""
+        stored = store.load_project(self.database, entry.detail_url)
+        raw_url = stored["url"] if stored else entry.detail_url
+        raw = store.latest_raw_page(self.database, raw_url)
+        if raw is None and stored is not None:
+            raw = store.latest_raw_page(self.database, entry.detail_url)
+        max_age = timedelta(days=self.config.incremental.detail_max_age_days)
+        is_recent = raw is not None and _age(raw.validated_at) < max_age
+        if is_recent and raw is not None and raw.validated_at > self.fresh_since:
+            # Fetched since the last publish, by this run or one that died.
+            return _DetailJob(entry.detail_url, stored, raw, must_fetch=False)
+        must_fetch = (
+            self.is_full_sweep
+            or stored is None
+            or self._listing_changed(entry, stored)
+            or not is_recent
+        )
+        return _DetailJob(entry.detail_url, stored, raw, must_fetch=must_fetch)
+
+    def _schedule(self, job: _DetailJob) -> None:
+        if not job.must_fetch:
+            self._absorb(self._resolve_unfetched(job))
+            return
+        try:
+            self.fetcher._check_allowed(job.link, job.link)
+        except PermanentFetchError as error:
+            self._record_failure(error, kind="off-host")
+            return
+        while len(self.in_flight) >= self.fetcher.concurrency * _IN_FLIGHT_PER_WORKER:
+            self._drain(until_empty=False, block=True)
+        self.in_flight.add(self.pool.submit(self._fetch_detail, job))
+
+    def _drain(self, *, until_empty: bool, block: bool = False) -> None:
+        while self.in_flight:
+            timeout = None if (until_empty or block) else 0
+            done, self.in_flight = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._absorb(future.result())
+            if not until_empty:
+                return
+
+    def _resolve_unfetched(self, job: _DetailJob) -> _DetailResult:
+        """A detail page not requested this run: the stored record stands, or the
+        stored raw page is parsed when no record holds it yet."""
+        self.state.counts["skipped"] += 1
+        if job.stored is not None and job.stored.get("parser_version") == PARSER_VERSION \
+                and job.stored.get("detail_fetched_at"):
+            return _DetailResult(job.link, "kept", job.stored["url"], job.stored.get("last_status"))
+        if job.raw is not None:
+            detail = self._parse_detail(job.raw.text, job.raw.final_url)
+            return _DetailResult(job.link, "parsed", job.raw.final_url, job.raw.status, detail=detail)
+        return _DetailResult(job.link, "kept", job.link)
+
+    def _fetch_detail(self, job: _DetailJob) -> _DetailResult:
+        """Runs in a worker thread: fetch, then parse when the page is new or changed."""
+        raw = job.raw
+        try:
+            page = self.fetcher.fetch(job.link, etag=raw.etag if raw else None,
+                                      last_modified=raw.last_modified if raw else None)
+        except FetchError as error:
+            outcome = "gone" if error.is_gone else "failed"
+            return _DetailResult(job.link, outcome, job.link, error.status, error=error)
+        if not page.is_not_modified and not page.is_html:
+            return _DetailResult(job.link, "not-html", page.final_url, page.status, page=page)
+        if page.is_not_modified and raw is not None:
+            stored = job.stored
+            if stored is not None and stored.get("parser_version") == PARSER_VERSION \
+                    and stored.get("detail_fetched_at"):
+                return _DetailResult(job.link, "not-modified", stored["url"], 304, page=page)
+            detail = self._parse_detail(raw.text, raw.final_url)
+            return _DetailResult(job.link, "parsed", raw.final_url, 304, page=page, detail=detail)
+        detail = self._parse_detail(page.text, page.final_url)
+        return _DetailResult(job.link, "parsed", page.final_url, page.status, page=page, detail=detail)
+
+    def _parse_detail(self, html: str, url: str) -> dict[str, Any]:
+        parsed = parse_detail(html, page_url=url, detail=self.config.detail, site=self.config.site)
+        return detail_as_dict(parsed)
+
+    def _absorb(self, result: _DetailResult) -> None:
+        """Main thread: store what a detail job brought back and stage its outcome."""
+        page = result.page
+        if page is not None:
+            self.state.status_mix[str(page.status)] += 1
+            if page.is_not_modified:
+                raw = store.latest_raw_page(self.database, result.url) or \
+                    store.latest_raw_page(self.database, result.link)
+                if raw is not None:
+                    store.mark_raw_page_validated(self.database, raw.id, at=page.fetched_at,
+                                                  etag=page.etag, last_modified=page.last_modified)
+            else:
+                self._save_raw(page, kind="detail")
+            self.progress("detail", result.link)
+            logger.info("Detail page %s: HTTP %d, %s", result.link, page.status, result.outcome,
+                        extra={"url": result.link, "run_id": self.run_id, "stage": "detail"})
+        if result.error is not None:
+            self._record_detail_error(result.error)
+        if result.outcome == "not-html":
+            self.state.counts["not_html"] += 1
+            store.save_failure(self.database, run_id=self.run_id, url=result.link, kind="not-html",
+                               status=result.status, error=f"not HTML: {page.content_type if page else '?'}",
+                               attempts=page.attempts if page else 1, failed_at=utc_now())
+        self.state.counts[f"detail_{result.outcome.replace('-', '_')}"] += 1
+        store.stage_detail(self.database, run_id=self.run_id, detail_link=result.link,
+                           url=result.url, status=result.status, outcome=result.outcome,
+                           detail=result.detail)
+
+    def _record_detail_error(self, error: FetchError) -> None:
+        if error.is_gone:
+            self.state.status_mix[str(error.status)] += 1
+            self.state.counts["gone"] += 1
+            store.save_failure(self.database, run_id=self.run_id, url=error.url, kind="gone",
+                               status=error.status, error=error.reason, attempts=error.attempts,
+                               failed_at=utc_now())
+            logger.info("Detail page %s is gone (HTTP %s)", error.url, error.status,
+                        extra={"url": error.url})
+            return
+        self._record_failure(error, kind="detail")
+
+    def _record_failure(self, error: FetchError, *, kind: str) -> None:
+        if isinstance(error, DisallowedByRobots):
+            kind, counter = "robots", "robots_disallowed"
+        elif isinstance(error, DeadlineExceeded):
+            self.state.deadline_hit = True
+            kind, counter = "deadline", "failed"
+        elif kind == "off-host":
+            counter = "off_host"
+        else:
+            counter = "failed"
+        self.state.counts[counter] += 1
+        if error.status is not None:
+            self.state.status_mix[str(error.status)] += 1
+        store.save_failure(self.database, run_id=self.run_id, url=error.url, kind=kind,
+                           status=error.status, error=error.reason, attempts=error.attempts,
+                           failed_at=utc_now())
+        level = logging.WARNING if counter in ("robots_disallowed", "off_host") else logging.ERROR
+        logger.log(level, "Gave up on %s: %s (%s attempt(s))", error.url, error.reason,
+                   error.attempts, extra={"url": error.url, "run_id": self.run_id})
+
+
+def _age(timestamp: str) -> timedelta:
+    moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - moment

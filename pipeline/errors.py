@@ -1,0 +1,101 @@
+"""The exceptions the pipeline raises, and the exit status each one maps to.
+
+    PipelineError                 1  root; anything unexpected
+    ├── ConfigError               2  bad config file or command-line value
+    ├── FetchError                3  a URL we gave up on (recorded, run goes on)
+    │   ├── TransientFetchError      worth retrying: timeouts, resets, 5xx, 429
+    │   └── PermanentFetchError      not worth retrying: 4xx, refused by policy
+    │       ├── DisallowedByRobots   robots.txt forbids the URL (skipped, not failed)
+    │       └── DeadlineExceeded     the run's wall-clock deadline has passed
+    ├── ParseError                1  a page the parser cannot read at all
+    ├── StorageError              1  the database cannot be read or written
+    ├── QualityGateError          4  a run refused before publishing
+    └── LockedError               5  another run holds the database
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Root of every error the pipeline raises on purpose."""
+
+    exit_status = 1
+
+
+class ConfigError(PipelineError):
+    """Raised by config loading and by the CLI when a file, key or flag is wrong."""
+
+    exit_status = 2
+
+    def __init__(self, message: str, *, path: str = "", key: str = "") -> None:
+        self.path = path
+        self.key = key
+        where = ": ".join(part for part in (path, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class FetchError(PipelineError):
+    """Raised by the fetcher for a URL it could not get."""
+
+    exit_status = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.attempts = attempts
+        self.reason = message
+        super().__init__(f"{url}: {message}")
+
+    @property
+    def is_gone(self) -> bool:
+        """A 404 or 410: the page no longer exists, which is an answer, not a fault."""
+        return self.status in (404, 410)
+
+
+class TransientFetchError(FetchError):
+    """A failure that may pass: timeout, reset connection, short body, 5xx, 408, 429."""
+
+    retry_after_seconds: float | None = None
+
+
+class PermanentFetchError(FetchError):
+    """A failure a retry cannot fix: a 4xx, an off-host redirect, a size cap."""
+
+
+class DisallowedByRobots(PermanentFetchError):
+    """Raised by the fetcher before requesting a URL that robots.txt forbids."""
+
+
+class DeadlineExceeded(PermanentFetchError):
+    """Raised by the fetcher once the run's wall-clock deadline has passed."""
+
+
+class ParseError(PipelineError):
+    """Raised by the parser when a page cannot be read as HTML at all."""
+
+
+class StorageError(PipelineError):
+    """Raised by the store when the database cannot be opened, read or written."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class QualityGateError(PipelineError):
+    """Raised by the crawl when a run fails a quality check; nothing is published."""
+
+    exit_status = 4
+
+
+class LockedError(PipelineError):
+    """Raised by the run lock when another live process holds the database."""
+
+    exit_status = 5

@@ -1,0 +1,555 @@
+"""Fetch pages politely and defensively: retries, robots.txt, caps, redirects, charsets.
+
+The fetcher only fetches. Whether a page needs fetching, and what is kept of
+it, is decided by the crawl and the store.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import threading
+import time
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from protego import Protego
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from pipeline.charset import DecodedBody, decode_body
+from pipeline.config import SiteConfig
+from pipeline.errors import (
+    DeadlineExceeded,
+    DisallowedByRobots,
+    FetchError,
+    PermanentFetchError,
+    TransientFetchError,
+)
+from pipeline.normalize import normalize_url, utc_now
+
+logger = logging.getLogger(__name__)
+
+_RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
+_GONE_STATUSES = frozenset({404, 410})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """Command-line overrides of the config's fetch and politeness settings."""
+
+    base_url: str | None = None
+    concurrency: int | None = None
+    min_delay_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """One HTTP response: what was asked, what came back, and how it was decoded."""
+
+    url: str
+    final_url: str
+    status: int
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    fetched_at: str
+    body: bytes
+    attempts: int
+    decoded: DecodedBody | None = None
+
+    @property
+    def is_not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def is_html(self) -> bool:
+        kind = (self.content_type or "text/html").split(";")[0].strip().lower()
+        return kind in ("text/html", "application/xhtml+xml")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def text(self) -> str:
+        return self.decoded.text if self.decoded else ""
+
+
+@dataclass
+class FetchStats:
+    """Counts for the run summary; updated by every fetch."""
+
+    requests: int = 0
+    not_modified: int = 0
+    retries: int = 0
+    gave_up: int = 0
+    replaced_pages: int = 0
+
+
+class _HostTurns:
+    """Spaces requests to one host by a minimum delay and caps them in flight."""
+
+    def __init__(self, *, delay_seconds: float, concurrency: int) -> None:
+        self.delay_seconds = delay_seconds
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+
+    def acquire(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._slots.acquire()
+        with self._lock:
+            now = clock()
+            start = max(now, self._next_start)
+            self._next_start = start + self.delay_seconds
+        if start > now:
+            sleep(start - now)
+
+    def release(self) -> None:
+        self._slots.release()
+
+
+class Fetcher:
+    """An HTTP client for one site: polite, bounded and safe. Use as a context manager.
+
+    Thread-safe: a crawl may call fetch() from several threads.
+    """
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        options: FetchOptions = FetchOptions(),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.stats = FetchStats()
+        self._options = options
+        self._clock = clock
+        self._sleep = sleep
+        self._deadline = clock() + config.fetch.run_deadline_seconds
+        self._mirror = _mirror_origin(options.base_url)
+        self._turns: dict[str, _HostTurns] = {}
+        self._robots: dict[str, Protego | None] = {}
+        self._state_lock = threading.Lock()
+        self._robots_lock = threading.Lock()
+        self._client = self._open_client()
+
+    def _open_client(self) -> httpx.Client:
+        fetch = self.config.fetch
+        return httpx.Client(
+            headers={
+                "User-Agent": self.config.user_agent,
+                "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                # Only encodings we can decompress under the size cap ourselves.
+                "Accept-Encoding": "gzip, deflate",
+            },
+            timeout=httpx.Timeout(fetch.timeout_seconds),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.concurrency * 2),
+            trust_env=True,
+        )
+
+    @property
+    def concurrency(self) -> int:
+        return self._options.concurrency or self.config.politeness.concurrency
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self._clock() >= self._deadline
+
+    def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchedPage:
+        """GET a page on an allowed host, following redirects and retrying transients.
+
+        Sends If-None-Match / If-Modified-Since when validators are given; a 304
+        comes back as a page with status 304 and no body. Raises FetchError
+        subclasses carrying the URL, status and attempts.
+        """
+        self._check_allowed(url, url)
+        self._check_robots(url)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.config.fetch.max_attempts),
+            wait=self._wait_before_retry,
+            retry=retry_if_exception_type(TransientFetchError),
+            before_sleep=self._log_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    return self._fetch_following(url, etag, last_modified, number)
+        except FetchError as error:
+            self.stats.gave_up += 1
+            raise error
+        raise AssertionError("tenacity either returns or raises")
+
+    def _wait_before_retry(self, state: RetryCallState) -> float:
+        fetch = self.config.fetch
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after_seconds", None)
+        if retry_after is not None:
+            return float(retry_after)
+        backoff = wait_exponential_jitter(
+            initial=fetch.backoff_initial_seconds,
+            max=fetch.backoff_max_seconds,
+            jitter=fetch.backoff_initial_seconds,
+        )
+        return float(backoff(state))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.debug(
+            "Retrying %s after attempt %d (%s); waiting %.2f s",
+            getattr(error, "url", "?"),
+            state.attempt_number,
+            getattr(error, "reason", error),
+            wait,
+            extra={"url": getattr(error, "url", None), "attempt": state.attempt_number},
+        )
+
+    def _fetch_following(
+        self, url: str, etag: str | None, last_modified: str | None, attempt: int
+    ) -> FetchedPage:
+        """One attempt: the request and each redirect it leads to, within the caps."""
+        seen = {url}
+        current = url
+        for _ in range(self.config.fetch.max_redirects + 1):
+            response = self._request_once(current, etag, last_modified, attempt)
+            if isinstance(response, FetchedPage):
+                return replace(response, url=url)
+            target = normalize_url(response, base_url=current)
+            if target is None:
+                raise PermanentFetchError(
+                    f"redirect to a non-http(s) URL {response!r}", url=url, attempts=attempt
+                )
+            self._check_allowed(target, url, redirect=True)
+            if target in seen:
+                raise PermanentFetchError(
+                    f"redirect loop through {target}", url=url, attempts=attempt
+                )
+            seen.add(target)
+            self._check_robots(target)
+            current = target
+        raise PermanentFetchError(
+            f"more than {self.config.fetch.max_redirects} redirects "
+            "(fetch.max_redirects)",
+            url=url,
+            attempts=attempt,
+        )
+
+    def _request_once(
+        self, url: str, etag: str | None, last_modified: str | None, attempt: int
+    ) -> FetchedPage | str:
+        """A page, or the Location of a redirect."""
+        if self.deadline_passed:
+            raise DeadlineExceeded(
+                "run deadline passed (fetch.run_deadline_seconds)", url=url, attempts=attempt
+            )
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+
+        turns = self._turns_for(url)
+        turns.acquire(self._clock, self._sleep)
+        try:
+            return self._exchange(url, headers, attempt)
+        finally:
+            turns.release()
+
+    def _exchange(self, url: str, headers: dict[str, str], attempt: int) -> FetchedPage | str:
+        with self._state_lock:
+            self.stats.requests += 1
+        started = self._clock()
+        try:
+            with self._client.stream("GET", self._to_request_url(url), headers=headers) as response:
+                return self._read_response(url, response, attempt, started)
+        except httpx.TimeoutException as error:
+            raise TransientFetchError(f"timed out ({type(error).__name__})", url=url, attempts=attempt) from error
+        except httpx.ConnectError as error:
+            raise TransientFetchError(f"cannot connect: {error}", url=url, attempts=attempt) from error
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
+            raise TransientFetchError(
+                f"connection broken: {error or type(error).__name__}", url=url, attempts=attempt
+            ) from error
+        except httpx.HTTPError as error:
+            raise PermanentFetchError(f"HTTP error: {error}", url=url, attempts=attempt) from error
+
+    def _read_response(
+        self, url: str, response: httpx.Response, attempt: int, started: float
+    ) -> FetchedPage | str:
+        status = response.status_code
+        if status in _REDIRECT_STATUSES and "location" in response.headers:
+            return self._to_site_url(response.headers["location"], url)
+        _raise_for_status(url, response, attempt, self.config.fetch.retry_after_cap_seconds)
+
+        body = b""
+        if status != 304:
+            body = self._read_body(url, response, attempt, started)
+        page = FetchedPage(
+            url=url,
+            final_url=url,
+            status=status,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            content_type=response.headers.get("content-type"),
+            fetched_at=utc_now(),
+            body=body,
+            attempts=attempt,
+        )
+        return self._decoded(page)
+
+    def _decoded(self, page: FetchedPage) -> FetchedPage:
+        if page.status == 304:
+            with self._state_lock:
+                self.stats.not_modified += 1
+            return page
+        decoded = decode_body(page.body, content_type=page.content_type)
+        if decoded.replaced_characters:
+            with self._state_lock:
+                self.stats.replaced_pages += 1
+            logger.warning(
+                "Replaced %d undecodable characters in %s (read as %s, from %s)",
+                decoded.replaced_characters,
+                page.url,
+                decoded.charset,
+                decoded.source,
+                extra={"url": page.url},
+            )
+        return replace(page, decoded=decoded)
+
+    def _read_body(
+        self, url: str, response: httpx.Response, attempt: int, started: float
+    ) -> bytes:
+        cap = self.config.fetch.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise PermanentFetchError(
+                f"response of {declared} bytes is over the cap of {cap} "
+                "(fetch.max_response_bytes)",
+                url=url,
+                status=response.status_code,
+                attempts=attempt,
+            )
+
+        decoder = _Decompressor(response.headers.get("content-encoding", ""), cap)
+        chunks: list[bytes] = []
+        raw_bytes = 0
+        for raw in response.iter_raw(_CHUNK_BYTES):
+            raw_bytes += len(raw)
+            chunks.append(decoder.feed(raw, url=url, attempt=attempt))
+            self._check_slow_response(url, attempt, started)
+        chunks.append(decoder.finish(url=url, attempt=attempt))
+
+        if declared and declared.isdigit() and raw_bytes < int(declared):
+            raise TransientFetchError(
+                f"body of {raw_bytes} bytes is shorter than its Content-Length {declared}",
+                url=url,
+                attempts=attempt,
+            )
+        return b"".join(chunks)
+
+    def _check_slow_response(self, url: str, attempt: int, started: float) -> None:
+        """Stop a server that trickles bytes to defeat the per-read timeout."""
+        now = self._clock()
+        if now - started > self.config.fetch.timeout_seconds * 4:
+            raise TransientFetchError(
+                "response took longer than 4 x fetch.timeout_seconds", url=url, attempts=attempt
+            )
+        if now >= self._deadline:
+            raise DeadlineExceeded(
+                "run deadline passed while reading (fetch.run_deadline_seconds)",
+                url=url,
+                attempts=attempt,
+            )
+
+    def _turns_for(self, url: str) -> _HostTurns:
+        host = urlsplit(url).hostname or ""
+        with self._state_lock:
+            if host not in self._turns:
+                delay = self._options.min_delay_seconds
+                if delay is None:
+                    delay = self.config.politeness.min_delay_seconds
+                self._turns[host] = _HostTurns(
+                    delay_seconds=delay, concurrency=self.concurrency
+                )
+            return self._turns[host]
+
+    def _check_allowed(self, url: str, origin: str, *, redirect: bool = False) -> None:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme in ("http", "https") and host in self.config.site.allowed_hosts:
+            return
+        what = "redirect to" if redirect else "link to"
+        raise PermanentFetchError(
+            f"{what} {url} refused: host {host!r} is not in site.allowed_hosts",
+            url=origin,
+        )
+
+    def _check_robots(self, url: str) -> None:
+        if not self.config.politeness.obey_robots:
+            return
+        rules = self._robots_for(url)
+        if rules is not None and not rules.can_fetch(url, self.config.user_agent):
+            raise DisallowedByRobots("disallowed by robots.txt", url=url, attempts=0)
+
+    def _robots_for(self, url: str) -> Protego | None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            if origin not in self._robots:
+                self._robots[origin] = self._load_robots(origin)
+            return self._robots[origin]
+
+    def _load_robots(self, origin: str) -> Protego | None:
+        """robots.txt per RFC 9309: a 4xx allows all; an unreachable file allows nothing."""
+        robots_url = origin + "/robots.txt"
+        try:
+            page = self._fetch_following(robots_url, None, None, 1)
+        except PermanentFetchError as error:
+            if error.status is not None and 400 <= error.status < 500:
+                return None
+            logger.warning("robots.txt at %s refused (%s); allowing nothing", robots_url, error.reason)
+            return Protego.parse("User-agent: *\nDisallow: /")
+        except TransientFetchError as error:
+            logger.warning("robots.txt at %s unreachable (%s); allowing nothing", robots_url, error.reason)
+            return Protego.parse("User-agent: *\nDisallow: /")
+
+        rules = Protego.parse(page.text)
+        crawl_delay = rules.crawl_delay(self.config.user_agent)
+        if crawl_delay:
+            turns = self._turns_for(robots_url)
+            turns.delay_seconds = max(turns.delay_seconds, float(crawl_delay))
+            logger.info("robots.txt asks for a Crawl-delay of %s s; honouring it", crawl_delay)
+        return rules
+
+    def _to_request_url(self, url: str) -> str:
+        """The URL to request: on the mirror when --base-url is given."""
+        if self._mirror is None:
+            return url
+        parts = urlsplit(url)
+        return urlunsplit((self._mirror[0], self._mirror[1], parts.path, parts.query, ""))
+
+    def _to_site_url(self, location: str, current: str) -> str:
+        """A redirect target as a site URL: a mirror address maps back to the site."""
+        absolute = urljoin(self._to_request_url(current), location)
+        parts = urlsplit(absolute)
+        if self._mirror is not None and (parts.scheme, parts.netloc) == self._mirror:
+            site = urlsplit(current)
+            return urlunsplit((site.scheme, site.netloc, parts.path, parts.query, parts.fragment))
+        return absolute
+
+
+def _mirror_origin(base_url: str | None) -> tuple[str, str] | None:
+    if not base_url:
+        return None
+    parts = urlsplit(base_url)
+    return parts.scheme, parts.netloc
+
+
+def _raise_for_status(url: str, response: httpx.Response, attempt: int, cap: float) -> None:
+    status = response.status_code
+    if status < 400 or status == 304:
+        return
+    if status in _GONE_STATUSES:
+        raise PermanentFetchError(f"gone (HTTP {status})", url=url, status=status, attempts=attempt)
+    if status not in _RETRIED_STATUSES and status < 500:
+        raise PermanentFetchError(f"HTTP {status}", url=url, status=status, attempts=attempt)
+
+    retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+    if retry_after is not None and retry_after > cap:
+        raise PermanentFetchError(
+            f"HTTP {status} with Retry-After {retry_after:.0f} s, over the cap of "
+            f"{cap:.0f} s (fetch.retry_after_cap_seconds)",
+            url=url,
+            status=status,
+            attempts=attempt,
+        )
+    error = TransientFetchError(f"HTTP {status}", url=url, status=status, attempts=attempt)
+    error.retry_after_seconds = retry_after
+    raise error
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds, from either of its two forms (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+
+
+class _Decompressor:
+    """Decompresses gzip or deflate incrementally, refusing output past a cap."""
+
+    def __init__(self, encoding: str, cap_bytes: int) -> None:
+        encoding = encoding.strip().lower()
+        self._cap_bytes = cap_bytes
+        self._produced = 0
+        self._zlib = None
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+
+    def feed(self, raw: bytes, *, url: str, attempt: int) -> bytes:
+        if self._zlib is None:
+            return self._count(raw, url, attempt)
+        try:
+            out = self._zlib.decompress(raw, self._cap_bytes - self._produced + 1)
+        except zlib.error as error:
+            raise PermanentFetchError(f"corrupt compressed body: {error}", url=url, attempts=attempt) from error
+        return self._count(out, url, attempt)
+
+    def finish(self, *, url: str, attempt: int) -> bytes:
+        if self._zlib is None:
+            return b""
+        return self._count(self._zlib.flush(), url, attempt)
+
+    def _count(self, chunk: bytes, url: str, attempt: int) -> bytes:
+        self._produced += len(chunk)
+        if self._produced > self._cap_bytes:
+            raise PermanentFetchError(
+                f"body is over the cap of {self._cap_bytes} bytes once decompressed "
+                "(fetch.max_response_bytes)",
+                url=url,
+                attempts=attempt,
+            )
+        return chunk
+

@@ -1,0 +1,110 @@
+"""Normalize extracted text, URLs and dates so that equal content compares equal.
+
+Every function here is pure and idempotent: normalizing twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+# No-break spaces stand where WordPress kept empty paragraphs; they read as spaces.
+_SPACE_LIKE = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " "})
+_INVISIBLE = str.maketrans({"\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None})
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+# Query parameters that only track a click; they never change the page.
+_TRACKING_PARAMETERS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga"}
+)
+_TRACKING_PREFIXES = ("utm_",)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_text(text: str | None) -> str | None:
+    """Collapse white space and odd spaces into one line; empty becomes None."""
+    if text is None:
+        return None
+    text = unicodedata.normalize("NFC", text).translate(_SPACE_LIKE).translate(_INVISIBLE)
+    text = _WHITESPACE_RUN.sub(" ", text).strip()
+    return text or None
+
+
+def normalize_block_text(text: str | None) -> str | None:
+    """Like normalize_text, but keeps line breaks and paragraph breaks.
+
+    Lines are normalized one by one; runs of blank lines become one blank line.
+    """
+    if text is None:
+        return None
+    lines = [normalize_text(line) or "" for line in text.split("\n")]
+    joined = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return joined or None
+
+
+def is_tracking_parameter(name: str) -> bool:
+    """Whether a query parameter only tracks a click (utm_*, fbclid, gclid...)."""
+    lowered = name.lower()
+    return lowered in _TRACKING_PARAMETERS or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def normalize_url(href: str, *, base_url: str | None = None) -> str | None:
+    """Make a link absolute and canonical, or None when it is not http(s).
+
+    Drops the fragment and tracking parameters, lowercases scheme and host,
+    drops a default port, and gives every directory-like path a trailing
+    slash, the WordPress convention.
+    """
+    href = href.strip()
+    absolute = urljoin(base_url, href) if base_url else href
+    parts = urlsplit(absolute)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+
+    netloc = parts.hostname.lower()
+    if parts.port and parts.port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{parts.port}"
+    query = _strip_tracking(parts.query)
+    return urlunsplit((scheme, netloc, _with_trailing_slash(parts.path), query, ""))
+
+
+def _strip_tracking(query: str) -> str:
+    if not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if not is_tracking_parameter(k)])
+
+
+def _with_trailing_slash(path: str) -> str:
+    if not path:
+        return "/"
+    last_segment = path.rsplit("/", 1)[-1]
+    if path.endswith("/") or "." in last_segment:
+        return path
+    return path + "/"
+
+
+def normalize_date(value: str | None) -> str | None:
+    """An ISO 8601 date or datetime as UTC 'YYYY-MM-DDTHH:MM:SSZ', else None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return format_timestamp(parsed)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC ISO 8601 with seconds and a Z, the one timestamp format we store."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_now() -> str:
+    """The current time as a stored timestamp."""
+    return format_timestamp(datetime.now(timezone.utc))

@@ -1,0 +1,396 @@
+"""Turn a run's staged listing entries and detail pages into records: check them
+against the quality gate, then publish them with their history in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from dataclasses import asdict
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from pipeline import PARSER_VERSION
+from pipeline.config import SiteConfig
+from pipeline.errors import QualityGateError
+from pipeline.parse import DetailPage
+from pipeline import store
+
+logger = logging.getLogger(__name__)
+
+_DETAIL_CONTENT = (
+    "description", "language", "canonical_url", "image_url", "published_at",
+    "modified_at", "alternates",
+)
+# Columns that say when a project was last seen or fetched; a rebuild sees nothing.
+_SIGHTING_COLUMNS = (
+    "last_seen_at", "last_seen_run_id", "detail_fetched_at", "last_status",
+    "removed_at", "missed_sweeps",
+)
+# Outcomes whose detail fields were read from a page during this run.
+_FRESH_OUTCOMES = ("parsed", "not-modified")
+
+
+def detail_as_dict(page: DetailPage) -> dict[str, Any]:
+    """A parsed detail page as plain JSON-ready data, for staging."""
+    return asdict(page)
+
+
+def staged_entries(database: sqlite_utils.Database, run_id: int) -> dict[str, dict[str, Any]]:
+    """Each detail link's first listing sighting in a run, with all its themes."""
+    entries: dict[str, dict[str, Any]] = {}
+    rows = database.execute(
+        """SELECT detail_link, listing_url, position, title, summary, theme
+           FROM staged_entries WHERE run_id = ? ORDER BY rowid""",
+        (run_id,),
+    )
+    for link, listing_url, position, title, summary, theme in rows:
+        entry = entries.setdefault(link, {
+            "listing_url": listing_url, "position": position, "title": title,
+            "summary": summary, "themes": set(),
+        })
+        if theme:
+            entry["themes"].add(theme)
+    return entries
+
+
+def staged_details(database: sqlite_utils.Database, run_id: int) -> dict[str, dict[str, Any]]:
+    """Each detail link's outcome in a run: the page's fields, or why there are none."""
+    rows = database.execute(
+        "SELECT detail_link, url, status, outcome, detail FROM staged_details WHERE run_id = ?",
+        (run_id,),
+    )
+    return {
+        link: {"url": url, "status": status, "outcome": outcome,
+               "detail": json.loads(detail) if detail else None}
+        for link, url, status, outcome, detail in rows
+    }
+
+
+def check_quality(
+    database: sqlite_utils.Database,
+    config: SiteConfig,
+    run_id: int,
+    problems: list[str],
+    *,
+    is_complete: bool,
+    counts: dict[str, Any],
+) -> None:
+    """Refuse the run (QualityGateError) if what it found looks like a broken parser.
+
+    Adds the run's fill rates and project count to counts, refused or not.
+    """
+    entries = staged_entries(database, run_id)
+    details = staged_details(database, run_id)
+    counts["projects_seen"] = len(entries)
+    parsed = [
+        _fill_values(entries[link], found["detail"], config)
+        for link, found in details.items()
+        if found["outcome"] == "parsed" and link in entries
+    ]
+    counts["parsed"] = len(parsed)
+    rates = _fill_rates(parsed, config.quality.required_fields)
+    counts["fill_rates"] = rates
+
+    if problems:
+        raise QualityGateError(problems[0])
+    _check_empty_fields(rates, len(parsed), config)
+    _check_fill_drop(database, rates, len(parsed), config)
+    if is_complete:
+        _check_sweep_size(database, len(entries), config)
+
+
+def _fill_values(entry: dict[str, Any], detail: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
+    values = {
+        "title": entry["title"] or detail.get("title"),
+        "summary": entry["summary"],
+        **{key: detail.get(key) for key in _DETAIL_CONTENT},
+        **detail.get("fields", {}),
+    }
+    return values
+
+
+def _fill_rates(records: list[dict[str, Any]], fields: list[str]) -> dict[str, float]:
+    if not records:
+        return {}
+    return {
+        name: round(sum(1 for record in records if record.get(name)) / len(records), 4)
+        for name in fields
+    }
+
+
+def _selector_of(field: str, config: SiteConfig) -> str:
+    if field == "title":
+        return f"listing.title {config.listing.title!r} / detail.title {config.detail.title!r}"
+    if field == "summary":
+        return f"listing.summary {config.listing.summary!r}"
+    if field in config.detail.fields:
+        spec = config.detail.fields[field]
+        return f"detail.fields.{field} {spec.selector or spec.pattern!r}"
+    return f"detail.content {config.detail.content!r}"
+
+
+def _check_empty_fields(rates: dict[str, float], parsed: int, config: SiteConfig) -> None:
+    allowed = config.quality.max_empty_ratio
+    for name, rate in rates.items():
+        if 1 - rate > allowed:
+            raise QualityGateError(
+                f"field {name!r} is empty on {1 - rate:.0%} of the {parsed} records parsed "
+                f"(quality.max_empty_ratio allows {allowed:.0%}); check "
+                f"{_selector_of(name, config)}"
+            )
+
+
+def _check_fill_drop(
+    database: sqlite_utils.Database, rates: dict[str, float], parsed: int, config: SiteConfig
+) -> None:
+    # A handful of re-parsed pages says too little about a fill rate to compare.
+    if parsed < 5:
+        return
+    previous = store.recent_complete_sweeps(database, limit=1)
+    before = previous[0].get("fill_rates", {}) if previous else {}
+    limit = config.quality.max_fill_drop_points
+    for name, rate in rates.items():
+        if name in before and (before[name] - rate) * 100 > limit:
+            raise QualityGateError(
+                f"field {name!r} fill rate fell from {before[name]:.0%} to {rate:.0%}, "
+                f"more than {limit:.0f} points (quality.max_fill_drop_points); check "
+                f"{_selector_of(name, config)}"
+            )
+
+
+def _check_sweep_size(database: sqlite_utils.Database, found: int, config: SiteConfig) -> None:
+    sizes = [sweep.get("projects_seen", 0) for sweep in store.recent_complete_sweeps(database, limit=3)]
+    if not sizes:
+        return
+    median = statistics.median(sizes)
+    ratio = config.quality.min_sweep_ratio
+    if found < median * ratio:
+        raise QualityGateError(
+            f"this sweep found {found} projects, under {ratio:.0%} of the recent median "
+            f"{median:g} (quality.min_sweep_ratio); check listing.entry {config.listing.entry!r}"
+        )
+
+
+def publish_run(
+    database: sqlite_utils.Database,
+    config: SiteConfig,
+    *,
+    run_id: int,
+    now: str,
+    is_complete_sweep: bool,
+) -> dict[str, int]:
+    """Write a run's records, their changes and removals in one transaction.
+
+    Idempotent over unchanged input: content fields and updated_at only move
+    on a real change.
+    """
+    entries = staged_entries(database, run_id)
+    details = staged_details(database, run_id)
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "returned": 0}
+    with store.transaction(database):
+        seen: set[str] = set()
+        for link, entry in entries.items():
+            found = details.get(link) or {"url": link, "status": None, "outcome": "kept", "detail": None}
+            url = publish_record(database, config, link=link, entry=entry, found=found,
+                                 run_id=run_id, now=now, is_complete_sweep=is_complete_sweep,
+                                 counts=counts)
+            if url:
+                seen.add(url)
+        if is_complete_sweep:
+            _mark_missing(database, config, seen, run_id, now, counts)
+    return counts
+
+
+def publish_record(
+    database: sqlite_utils.Database,
+    config: SiteConfig,
+    *,
+    link: str,
+    entry: dict[str, Any],
+    found: dict[str, Any],
+    run_id: int,
+    now: str,
+    is_complete_sweep: bool,
+    counts: dict[str, int],
+    is_rebuild: bool = False,
+) -> str | None:
+    """Write one record from its listing entry and detail outcome, with its changes.
+
+    Returns the record's URL, or None when its detail page is gone. A rebuild
+    leaves the sighting columns (last seen, last fetched) as they were.
+    """
+    stored = store.load_project(database, found["url"]) or store.load_project(database, link)
+    if found["outcome"] == "gone":
+        if stored is not None:
+            database.execute("UPDATE projects SET last_status = ? WHERE url = ?",
+                             (found["status"], stored["url"]))
+        return None
+
+    url = found["url"] if found["outcome"] == "parsed" or stored is None else stored["url"]
+    detail = found["detail"] if found["outcome"] == "parsed" else _stored_detail(stored, config)
+    row = _compose(config, link, url, entry, detail, stored, is_complete_sweep)
+    changed = _diff(stored, row, config)
+    has_returned = not is_rebuild and stored is not None and bool(stored.get("removed_at"))
+    _bookkeep(row, stored, found, run_id, now, changed_any=bool(changed) or has_returned)
+    if is_rebuild and stored is not None:
+        for name in _SIGHTING_COLUMNS:
+            row[name] = stored.get(name)
+    if stored is None:
+        counts["new"] += 1
+        store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
+                          field="project", old_value=None, new_value="added")
+    elif changed:
+        counts["changed"] += 1
+    else:
+        counts["unchanged"] += 1
+    if has_returned:
+        counts["returned"] += 1
+        changed.append(("removed_at", stored["removed_at"], None))
+    for name, old, new in changed if stored is not None else []:
+        store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
+                          field=name, old_value=old, new_value=new)
+    theme_names = row.pop("_theme_names")
+    store.save_project(database, row)
+    store.save_project_themes(database, url, theme_names)
+    return url
+
+
+def _stored_detail(stored: dict[str, Any] | None, config: SiteConfig) -> dict[str, Any]:
+    """The detail fields a record already holds, for pages not parsed this run."""
+    if stored is None:
+        return {}
+    return {
+        "title": stored.get("detail_title"),
+        **{key: stored.get(key) for key in _DETAIL_CONTENT},
+        "alternates": json.loads(stored.get("alternates") or "{}"),
+        "themes": json.loads(stored.get("detail_themes") or "[]"),
+        "fields": {name: stored.get(name) for name in config.detail.fields},
+    }
+
+
+def _compose(
+    config: SiteConfig,
+    link: str,
+    url: str,
+    entry: dict[str, Any],
+    detail: dict[str, Any],
+    stored: dict[str, Any] | None,
+    is_complete_sweep: bool,
+) -> dict[str, Any]:
+    """A record's row from its listing entry and its detail page."""
+    listing_themes = set(entry["themes"])
+    if stored is not None and not is_complete_sweep:
+        # An incremental run sees only some listings; themes seen before still hold.
+        listing_themes |= set(json.loads(stored.get("listing_themes") or "[]"))
+    detail_themes = detail.get("themes") or []
+    theme_names: dict[str, str | None] = {slug: None for slug in listing_themes}
+    theme_names.update({theme["slug"]: theme["name"] for theme in detail_themes})
+
+    title_source = "listing" if entry["title"] else ("detail" if detail.get("title") else None)
+    row: dict[str, Any] = {
+        "url": url,
+        "title": entry["title"] or detail.get("title"),
+        "title_source": title_source,
+        "summary": entry["summary"],
+        **{key: detail.get(key) for key in _DETAIL_CONTENT},
+        "alternates": detail.get("alternates") or None,
+        "themes": sorted(theme_names) or None,
+        **{name: (detail.get("fields") or {}).get(name) for name in config.detail.fields},
+        "detail_themes": detail_themes or None,
+        "listing_themes": sorted(listing_themes) or None,
+        "detail_link": link,
+        "listing_title": entry["title"],
+        "listing_summary": entry["summary"],
+        "detail_title": detail.get("title"),
+        "listing_url": entry["listing_url"],
+        "listing_position": entry["position"],
+        "_theme_names": theme_names,
+    }
+    return row
+
+
+def _content_fields(config: SiteConfig) -> Iterator[str]:
+    yield from store.CONTENT_FIELDS
+    yield from config.detail.fields
+
+
+def _diff(
+    stored: dict[str, Any] | None, row: dict[str, Any], config: SiteConfig
+) -> list[tuple[str, Any, Any]]:
+    """The content fields whose value differs from the stored record."""
+    if stored is None:
+        return []
+    changed = []
+    for name in _content_fields(config):
+        old = stored.get(name)
+        new = row.get(name)
+        if _comparable(old) != _comparable(new):
+            changed.append((name, old, new))
+    return changed
+
+
+def _comparable(value: Any) -> Any:
+    """A stored or new value in one form: JSON text loaded, empty collections as None."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return value or None if isinstance(value, (dict, list)) else value
+
+
+def _bookkeep(
+    row: dict[str, Any],
+    stored: dict[str, Any] | None,
+    found: dict[str, Any],
+    run_id: int,
+    now: str,
+    *,
+    changed_any: bool,
+) -> None:
+    """Provenance columns: these may move on any run, content columns may not."""
+    is_fresh = found["outcome"] in _FRESH_OUTCOMES
+    stored = stored or {}
+    is_new = not stored
+    row.update(
+        first_seen_at=stored.get("first_seen_at") or now,
+        last_seen_at=now,
+        updated_at=now if is_new or changed_any else stored.get("updated_at"),
+        detail_fetched_at=now if is_fresh else stored.get("detail_fetched_at"),
+        last_status=found["status"] if found["status"] is not None else stored.get("last_status"),
+        last_changed_run_id=run_id if is_new or changed_any else stored.get("last_changed_run_id"),
+        last_seen_run_id=run_id,
+        parser_version=PARSER_VERSION if found["outcome"] == "parsed" else stored.get("parser_version"),
+        removed_at=None,
+        missed_sweeps=0,
+    )
+
+
+def _mark_missing(
+    database: sqlite_utils.Database,
+    config: SiteConfig,
+    seen: set[str],
+    run_id: int,
+    now: str,
+    counts: dict[str, int],
+) -> None:
+    """Projects a complete sweep did not find: count the miss, mark removed after M."""
+    limit = config.incremental.removal_after_missed_sweeps
+    rows = database.execute(
+        "SELECT url, missed_sweeps FROM projects WHERE removed_at IS NULL"
+    ).fetchall()
+    for url, missed in rows:
+        if url in seen:
+            continue
+        missed += 1
+        if missed >= limit:
+            database.execute("UPDATE projects SET missed_sweeps = ?, removed_at = ? WHERE url = ?",
+                             (missed, now, url))
+            store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
+                              field="removed_at", old_value=None, new_value=now)
+            counts["removed"] += 1
+        else:
+            database.execute("UPDATE projects SET missed_sweeps = ? WHERE url = ?", (missed, url))

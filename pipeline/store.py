@@ -1,0 +1,594 @@
+"""Keep raw pages, staged run results, published records and their history in SQLite.
+
+The store only stores: it never decides whether a page should be fetched or a
+record published. Every write commits on its own except publish(), which
+writes a whole run's records in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from pipeline.charset import decode_stored
+from pipeline.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+BUSY_TIMEOUT_MS = 10_000
+
+# Content fields: a change to any of these is a change of the record.
+CONTENT_FIELDS = (
+    "title",
+    "title_source",
+    "summary",
+    "description",
+    "language",
+    "canonical_url",
+    "image_url",
+    "published_at",
+    "modified_at",
+    "alternates",
+    "themes",
+)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """A stored response body and what is known about it."""
+
+    id: int
+    url: str
+    final_url: str
+    status: int
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    fetched_at: str
+    validated_at: str
+    sha256: str
+    body: bytes
+    charset: str | None
+    charset_source: str | None
+
+    @property
+    def text(self) -> str:
+        """The body decoded exactly as it was when fetched."""
+        return decode_stored(self.body, charset=self.charset)
+
+
+def open_database(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) a database in WAL mode, migrated to the current schema."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        database = sqlite_utils.Database(connection)
+        ensure_schema(database)
+    except sqlite3.DatabaseError as error:
+        raise StorageError(f"cannot open database: {error}", path=str(path)) from error
+    except OSError as error:
+        raise StorageError(f"cannot open database: {error.strerror}", path=str(path)) from error
+    return database
+
+
+def schema_version(database: sqlite_utils.Database) -> int:
+    return int(database.execute("PRAGMA user_version").fetchone()[0])
+
+
+def ensure_schema(database: sqlite_utils.Database) -> None:
+    """Create or migrate every table; idempotent, and keeps all existing rows."""
+    version = schema_version(database)
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"database schema version {version} is newer than this program's "
+            f"{SCHEMA_VERSION}; upgrade the program"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        with _transaction(database):
+            _MIGRATIONS[target](database)
+            database.execute(f"PRAGMA user_version = {target}")
+        logger.debug("Migrated the database to schema version %d", target)
+
+
+def _migrate_to_1(database: sqlite_utils.Database) -> None:
+    database.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'crawl',
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            status TEXT NOT NULL,
+            pid INTEGER,
+            is_full_sweep INTEGER NOT NULL DEFAULT 0,
+            is_complete INTEGER NOT NULL DEFAULT 0,
+            parser_version TEXT,
+            counts TEXT,
+            reason TEXT
+        );
+        CREATE TABLE IF NOT EXISTS raw_pages (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            final_url TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            content_type TEXT,
+            fetched_at TEXT NOT NULL,
+            validated_at TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            body BLOB NOT NULL,
+            body_bytes INTEGER NOT NULL,
+            charset TEXT,
+            charset_source TEXT,
+            run_id INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS raw_pages_by_url ON raw_pages (url, id);
+        CREATE TABLE IF NOT EXISTS projects (
+            url TEXT PRIMARY KEY,
+            title TEXT,
+            title_source TEXT,
+            summary TEXT,
+            description TEXT,
+            language TEXT,
+            canonical_url TEXT,
+            image_url TEXT,
+            published_at TEXT,
+            modified_at TEXT,
+            alternates TEXT,
+            themes TEXT,
+            detail_themes TEXT,
+            listing_themes TEXT,
+            detail_link TEXT,
+            listing_title TEXT,
+            listing_summary TEXT,
+            detail_title TEXT,
+            listing_url TEXT,
+            listing_position INTEGER,
+            first_seen_at TEXT,
+            last_seen_at TEXT,
+            updated_at TEXT,
+            detail_fetched_at TEXT,
+            last_status INTEGER,
+            last_changed_run_id INTEGER,
+            last_seen_run_id INTEGER,
+            parser_version TEXT,
+            removed_at TEXT,
+            missed_sweeps INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS projects_by_detail_link ON projects (detail_link);
+        CREATE TABLE IF NOT EXISTS project_themes (
+            project_url TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            theme_name TEXT,
+            PRIMARY KEY (project_url, theme)
+        );
+        CREATE TABLE IF NOT EXISTS fetch_failures (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status INTEGER,
+            error TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            failed_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _migrate_to_2(database: sqlite_utils.Database) -> None:
+    database.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS changes (
+            id INTEGER PRIMARY KEY,
+            project_url TEXT NOT NULL,
+            run_id INTEGER NOT NULL,
+            changed_at TEXT NOT NULL,
+            field TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT
+        );
+        CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
+        CREATE INDEX IF NOT EXISTS changes_by_project ON changes (project_url, id);
+        CREATE TABLE IF NOT EXISTS staged_entries (
+            run_id INTEGER NOT NULL,
+            detail_link TEXT NOT NULL,
+            listing_url TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            title TEXT,
+            summary TEXT,
+            theme TEXT
+        );
+        CREATE INDEX IF NOT EXISTS staged_entries_by_run ON staged_entries (run_id);
+        CREATE TABLE IF NOT EXISTS staged_details (
+            run_id INTEGER NOT NULL,
+            detail_link TEXT NOT NULL,
+            url TEXT NOT NULL,
+            status INTEGER,
+            outcome TEXT NOT NULL,
+            detail TEXT,
+            PRIMARY KEY (run_id, detail_link)
+        );
+        DROP VIEW IF EXISTS current_projects;
+        CREATE VIEW current_projects AS
+            SELECT * FROM projects WHERE removed_at IS NULL;
+        """
+    )
+
+
+def _migrate_to_3(database: sqlite_utils.Database) -> None:
+    if "projects_fts" not in database.table_names():
+        database["projects"].enable_fts(  # type: ignore[union-attr]
+            ["title", "summary", "description"], create_triggers=True, tokenize="unicode61"
+        )
+
+
+_MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+
+    def __init__(self, database: sqlite_utils.Database) -> None:
+        self._connection = database.conn
+
+    def __enter__(self) -> None:
+        self._connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is None:
+            self._connection.execute("COMMIT")
+        else:
+            self._connection.execute("ROLLBACK")
+
+
+def transaction(database: sqlite_utils.Database) -> _transaction:
+    """A write transaction: everything inside commits together or not at all."""
+    return _transaction(database)
+
+
+def ensure_field_columns(database: sqlite_utils.Database, names: list[str]) -> None:
+    """Give every configured extra field its own column in projects; idempotent."""
+    existing = set(database["projects"].columns_dict)
+    for name in names:
+        if name not in existing:
+            database.execute(f"ALTER TABLE projects ADD COLUMN [{name}] TEXT")
+
+
+# Raw pages -------------------------------------------------------------------
+
+
+def save_raw_page(
+    database: sqlite_utils.Database,
+    *,
+    run_id: int,
+    kind: str,
+    url: str,
+    final_url: str,
+    status: int,
+    etag: str | None,
+    last_modified: str | None,
+    content_type: str | None,
+    fetched_at: str,
+    sha256: str,
+    body: bytes,
+    charset: str | None,
+    charset_source: str | None,
+) -> int:
+    """Keep a response body; a body equal to the URL's latest is only revalidated.
+
+    Commits at once, so a run killed later keeps every download.
+    """
+    latest = latest_raw_page(database, url)
+    if latest is not None and latest.sha256 == sha256:
+        mark_raw_page_validated(
+            database, latest.id, at=fetched_at, etag=etag, last_modified=last_modified
+        )
+        return latest.id
+    cursor = database.execute(
+        """INSERT INTO raw_pages (url, kind, final_url, status, etag, last_modified,
+               content_type, fetched_at, validated_at, sha256, body, body_bytes,
+               charset, charset_source, run_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (url, kind, final_url, status, etag, last_modified, content_type, fetched_at,
+         fetched_at, sha256, zlib.compress(body, 6), len(body), charset,
+         charset_source, run_id),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def mark_raw_page_validated(
+    database: sqlite_utils.Database,
+    raw_page_id: int,
+    *,
+    at: str,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> None:
+    """Record that the server confirmed a stored page is still current."""
+    database.execute(
+        """UPDATE raw_pages SET validated_at = ?,
+               etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)
+           WHERE id = ?""",
+        (at, etag, last_modified, raw_page_id),
+    )
+
+
+def latest_raw_page(database: sqlite_utils.Database, url: str) -> RawPage | None:
+    """The newest stored body of a URL, or None if it was never fetched."""
+    row = database.execute(
+        """SELECT id, url, final_url, status, etag, last_modified, content_type,
+                  fetched_at, validated_at, sha256, body, charset, charset_source
+           FROM raw_pages WHERE url = ? ORDER BY id DESC LIMIT 1""",
+        (url,),
+    ).fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    values[10] = zlib.decompress(values[10])
+    return RawPage(*values)
+
+
+def iter_latest_raw_pages(database: sqlite_utils.Database, *, kind: str) -> Iterator[RawPage]:
+    """The newest stored body of every URL of one kind (listing, detail), one at a time."""
+    ids = [row[0] for row in database.execute(
+        "SELECT MAX(id) FROM raw_pages WHERE kind = ? GROUP BY url ORDER BY MAX(id)", (kind,)
+    )]
+    for raw_page_id in ids:
+        row = database.execute(
+            """SELECT id, url, final_url, status, etag, last_modified, content_type,
+                      fetched_at, validated_at, sha256, body, charset, charset_source
+               FROM raw_pages WHERE id = ?""",
+            (raw_page_id,),
+        ).fetchone()
+        values = list(row)
+        values[10] = zlib.decompress(values[10])
+        yield RawPage(*values)
+
+
+def prune_raw_pages(database: sqlite_utils.Database, *, keep_versions: int) -> int:
+    """Delete all but the newest versions of each URL's body; returns rows deleted."""
+    with transaction(database):
+        cursor = database.execute(
+            """DELETE FROM raw_pages WHERE id IN (
+                   SELECT id FROM (
+                       SELECT id, ROW_NUMBER() OVER (
+                           PARTITION BY url ORDER BY id DESC) AS version
+                       FROM raw_pages)
+                   WHERE version > ?)""",
+            (keep_versions,),
+        )
+        deleted = cursor.rowcount
+    database.execute("VACUUM")
+    return deleted
+
+
+# Runs ------------------------------------------------------------------------
+
+
+def start_run(
+    database: sqlite_utils.Database,
+    *,
+    kind: str,
+    started_at: str,
+    is_full_sweep: bool,
+    parser_version: str,
+) -> int:
+    """Record a new run as running; returns its id."""
+    cursor = database.execute(
+        """INSERT INTO runs (kind, started_at, status, pid, is_full_sweep, parser_version)
+           VALUES (?, ?, 'running', ?, ?, ?)""",
+        (kind, started_at, os.getpid(), int(is_full_sweep), parser_version),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def finish_run(
+    database: sqlite_utils.Database,
+    run_id: int,
+    *,
+    status: str,
+    ended_at: str,
+    counts: dict[str, Any],
+    is_complete: bool = False,
+    reason: str | None = None,
+) -> None:
+    """Record how a run ended, with its counts."""
+    database.execute(
+        """UPDATE runs SET status = ?, ended_at = ?, counts = ?, is_complete = ?,
+               reason = ? WHERE id = ?""",
+        (status, ended_at, json.dumps(counts, sort_keys=True), int(is_complete),
+         reason, run_id),
+    )
+
+
+def mark_interrupted_runs(database: sqlite_utils.Database, *, at: str) -> int:
+    """Runs left 'running' by a dead process are interrupted; returns how many.
+
+    Only called under the run lock, so no other run can be live.
+    """
+    cursor = database.execute(
+        """UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?),
+               reason = 'the process ended before the run finished'
+           WHERE status = 'running'""",
+        (at,),
+    )
+    return cursor.rowcount
+
+
+def last_run(database: sqlite_utils.Database, *, statuses: tuple[str, ...] | None = None,
+             complete_only: bool = False) -> dict[str, Any] | None:
+    """The newest run, optionally only among some statuses or complete sweeps."""
+    sql = "SELECT * FROM runs WHERE kind = 'crawl'"
+    parameters: list[Any] = []
+    if statuses:
+        sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+        parameters.extend(statuses)
+    if complete_only:
+        sql += " AND is_complete = 1"
+    row = database.execute(sql + " ORDER BY id DESC LIMIT 1", parameters).fetchone()
+    if row is None:
+        return None
+    columns = [d[0] for d in database.execute(sql + " LIMIT 0", parameters).description]
+    return dict(zip(columns, row))
+
+
+def recent_complete_sweeps(database: sqlite_utils.Database, *, limit: int) -> list[dict[str, Any]]:
+    """Counts of the newest published complete sweeps, newest first."""
+    rows = database.execute(
+        """SELECT counts FROM runs WHERE kind = 'crawl' AND is_complete = 1
+               AND status IN ('succeeded', 'partial')
+           ORDER BY id DESC LIMIT ?""",
+        (limit,),
+    ).fetchall()
+    return [json.loads(row[0] or "{}") for row in rows]
+
+
+# Failures --------------------------------------------------------------------
+
+
+def save_failure(
+    database: sqlite_utils.Database,
+    *,
+    run_id: int,
+    url: str,
+    kind: str,
+    status: int | None,
+    error: str,
+    attempts: int,
+    failed_at: str,
+) -> None:
+    """Record a URL the run gave up on, skipped or found gone."""
+    database.execute(
+        """INSERT INTO fetch_failures (run_id, url, kind, status, error, attempts, failed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (run_id, url, kind, status, error, attempts, failed_at),
+    )
+
+
+# Staging ---------------------------------------------------------------------
+
+
+def stage_entry(
+    database: sqlite_utils.Database,
+    *,
+    run_id: int,
+    detail_link: str,
+    listing_url: str,
+    position: int,
+    title: str | None,
+    summary: str | None,
+    theme: str | None,
+) -> None:
+    """Keep one listing sighting of a project until the run publishes."""
+    database.execute(
+        """INSERT INTO staged_entries
+               (run_id, detail_link, listing_url, position, title, summary, theme)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (run_id, detail_link, listing_url, position, title, summary, theme),
+    )
+
+
+def stage_detail(
+    database: sqlite_utils.Database,
+    *,
+    run_id: int,
+    detail_link: str,
+    url: str,
+    status: int | None,
+    outcome: str,
+    detail: dict[str, Any] | None,
+) -> None:
+    """Keep what a detail page gave (or why it gave nothing) until the run publishes."""
+    database.execute(
+        """INSERT OR REPLACE INTO staged_details
+               (run_id, detail_link, url, status, outcome, detail)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (run_id, detail_link, url, status, outcome,
+         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None),
+    )
+
+
+def clear_staging(database: sqlite_utils.Database, *, run_id: int) -> None:
+    """Drop a run's staged rows once they are published or refused."""
+    database.execute("DELETE FROM staged_entries WHERE run_id = ?", (run_id,))
+    database.execute("DELETE FROM staged_details WHERE run_id = ?", (run_id,))
+
+
+# Records ---------------------------------------------------------------------
+
+
+def load_project(database: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
+    """A published record by its URL or by the listing link that leads to it."""
+    cursor = database.execute(
+        "SELECT * FROM projects WHERE url = ? OR detail_link = ? LIMIT 1", (url, url)
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
+def save_change(
+    database: sqlite_utils.Database,
+    *,
+    project_url: str,
+    run_id: int,
+    changed_at: str,
+    field: str,
+    old_value: Any,
+    new_value: Any,
+) -> None:
+    """One row of history: a field of a record moved from one value to another."""
+    database.execute(
+        """INSERT INTO changes (project_url, run_id, changed_at, field, old_value, new_value)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (project_url, run_id, changed_at, field, _as_text(old_value), _as_text(new_value)),
+    )
+
+
+def _as_text(value: Any) -> Any:
+    """Lists and mappings are stored as JSON text; scalars as they are."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def save_project(database: sqlite_utils.Database, row: dict[str, Any]) -> None:
+    """Insert or replace a whole record row, keyed by its URL."""
+    columns = list(row)
+    placeholders = ", ".join("?" for _ in columns)
+    names = ", ".join(f"[{name}]" for name in columns)
+    updates = ", ".join(f"[{name}] = excluded.[{name}]" for name in columns if name != "url")
+    database.execute(
+        f"INSERT INTO projects ({names}) VALUES ({placeholders}) "
+        f"ON CONFLICT(url) DO UPDATE SET {updates}",
+        [_as_text(row[name]) for name in columns],
+    )
+
+
+def save_project_themes(
+    database: sqlite_utils.Database, project_url: str, themes: dict[str, str | None]
+) -> None:
+    """Make project_themes hold exactly these themes for the project."""
+    database.execute("DELETE FROM project_themes WHERE project_url = ?", (project_url,))
+    for slug, name in sorted(themes.items()):
+        database.execute(
+            "INSERT INTO project_themes (project_url, theme, theme_name) VALUES (?, ?, ?)",
+            (project_url, slug, name),
+        )
