@@ -1,0 +1,92 @@
+"""Config validation: every bad file gives one line naming the file and the key,
+exit status 2, and no request at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import MAIN_CONFIG, run_cli
+
+from pipeline.config import load_config
+
+GOOD = MAIN_CONFIG.read_text(encoding="utf-8")
+
+
+def test_bundled_config_loads_with_its_politeness_defaults() -> None:
+    config = load_config(MAIN_CONFIG)
+
+    assert config.politeness.min_delay_seconds == 1.0
+    assert config.politeness.concurrency == 1
+    assert config.politeness.obey_robots is True
+    assert config.user_agent == "directory-pipeline/0.1.0 (+mailto:dataset-maintainer@example.org)"
+    assert sorted(config.detail.fields) == [
+        "edition_year", "organization", "project_lead", "region", "scale_up_label"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('entry = "article.project-card"', 'entry = "article[["',
+         "listing.entry: invalid CSS selector 'article[['"),
+        ("max_pages = 60", "max_pages = 60\nmax_page = 3", "listing.max_page: unknown key"),
+        ('content = ".entry-content"\n', "", "detail.content: required key is missing"),
+        ('"https://parispeaceforum.org/projects/",', '"ftp://parispeaceforum.org/projects/",',
+         "site.start_urls.0: not an absolute http(s) URL: 'ftp://parispeaceforum.org/projects/'"),
+        ("concurrency = 1", 'concurrency = "many"',
+         "politeness.concurrency: Input should be a valid integer, unable to parse string "
+         "as an integer (got 'many')"),
+        ('allowed_hosts = ["parispeaceforum.org", "www.parispeaceforum.org"]',
+         'allowed_hosts = ["example.org"]',
+         "site: start URL 'https://parispeaceforum.org/projects/' is not on an allowed host"),
+        ('pattern = "Project led by\\\\s*:\\\\s*(.+)"', 'pattern = "Project led by"',
+         "detail.fields.project_lead.pattern: pattern 'Project led by' must have exactly "
+         "one group"),
+    ],
+)
+def test_bad_config_is_one_line_with_file_and_key(
+    tmp_path: Path, site_server, old: str, new: str, message: str  # type: ignore[no-untyped-def]
+) -> None:
+    assert old in GOOD
+    config = tmp_path / "site.toml"
+    config.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    database = tmp_path / "db.sqlite"
+
+    result = run_cli("crawl", "--config", str(config), "--db", str(database),
+                     "--base-url", site_server.url)
+
+    assert (result.returncode, result.stderr, result.stdout) == (2, f"error: {config}: {message}\n", "")
+    assert site_server.requests.paths() == []
+    assert not database.exists()
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("x = [", encoding="utf-8")
+
+    result = run_cli("crawl", "--config", str(config), "--db", str(tmp_path / "db.sqlite"))
+
+    assert (result.returncode, result.stderr) == (
+        2, f"error: {config}: not valid TOML: Invalid value (at end of document)\n")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = run_cli("crawl", "--config", str(tmp_path / "none.toml"), "--db", "x.db")
+
+    assert (result.returncode, result.stderr) == (
+        2, f"error: {tmp_path / 'none.toml'}: config file not found\n")
+
+
+def test_bad_base_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", str(tmp_path / "db.sqlite"),
+                     "--base-url", "localhost:8000")
+
+    assert (result.returncode, result.stderr) == (
+        2, "error: --base-url must be an absolute http(s) URL, got 'localhost:8000'\n")
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", "x.db", "--fast")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "Error: No such option '--fast'."
