@@ -191,6 +191,8 @@ class _Crawl:
             self._end_abruptly()
             raise
 
+        logger.info("Run %d: publishing %d projects", self.run_id, counts.get("projects_seen", 0),
+                    extra={"run_id": self.run_id, "stage": "publish"})
         publish_counts = publish_run(
             self.database,
             self.config,

@@ -238,6 +238,9 @@ def publish_record(
     if is_rebuild and stored is not None:
         for name in _SIGHTING_COLUMNS:
             row[name] = stored.get(name)
+    if has_returned:
+        counts["returned"] += 1
+        changed.append(("removed_at", stored["removed_at"] if stored else None, None))
     if stored is None:
         counts["new"] += 1
         store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
@@ -246,9 +249,6 @@ def publish_record(
         counts["changed"] += 1
     else:
         counts["unchanged"] += 1
-    if has_returned:
-        counts["returned"] += 1
-        changed.append(("removed_at", stored["removed_at"], None))
     for name, old, new in changed if stored is not None else []:
         store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
                           field=name, old_value=old, new_value=new)

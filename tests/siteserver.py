@@ -152,6 +152,10 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
         self.server.request_log.append(
             LoggedRequest(self.command, self.path, dict(self.headers.items()))
         )
+        delay_seconds = self.server.delays.get(self.path)
+        if delay_seconds:
+            # A slow page lets a test act while a client waits on it.
+            self.server.release.wait(delay_seconds)
         parts = urlsplit(self.path)
         path = unquote(parts.path) or "/"
         query = strip_tracking_query(parts.query)
@@ -235,6 +239,8 @@ class _SiteHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], root: Path) -> None:
         self.root = root
         self.request_log = RequestLog()
+        self.delays: dict[str, float] = {}
+        self.release = threading.Event()
         super().__init__(address, SiteRequestHandler)
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -256,6 +262,8 @@ class SiteServer:
         self.port = self._httpd.server_address[1]
         self.url = f"http://{host}:{self.port}"
         self.requests = self._httpd.request_log
+        # Request path (with query) -> seconds to wait before answering.
+        self.delays = self._httpd.delays
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             name=f"siteserver-{self.port}",
@@ -268,6 +276,7 @@ class SiteServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket; safe to call twice."""
+        self._httpd.release.set()
         if self._thread.is_alive():
             self._httpd.shutdown()
             self._thread.join()
