@@ -17,9 +17,17 @@ $(STAMP): pyproject.toml requirements.lock
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Serves the bundled snapshot on 127.0.0.1, crawls it with the real config, stops the server.
 demo: $(STAMP)
-	$(BIN)/python -m pipeline.demo --site tests/fixtures/site \
-		--config config/parispeaceforum.toml --db data/demo.db
+	@mkdir -p data && rm -f data/demo.db data/demo.db-wal data/demo.db-shm
+	@$(BIN)/python tests/siteserver.py tests/fixtures/site --port 0 > data/.demo-server.log & \
+	server=$$!; trap 'kill $$server 2>/dev/null' EXIT; \
+	for _ in $$(seq 50); do grep -q serving data/.demo-server.log && break; sleep 0.1; done; \
+	url=$$(sed -n 's/.* on //p' data/.demo-server.log); \
+	echo "serving tests/fixtures/site on $$url"; \
+	$(BIN)/pipeline crawl --config config/parispeaceforum.toml --db data/demo.db \
+		--base-url "$$url" --min-delay 0 && \
+	$(BIN)/pipeline show --db data/demo.db
 
 run: $(STAMP)
 	$(BIN)/pipeline crawl --config config/parispeaceforum.toml --db data/projects.db
