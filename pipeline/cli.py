@@ -122,7 +122,7 @@ def crawl(config_path: str, database_path: str, base_url: str | None, max_pages:
         if summary_json:
             _write_json(summary_json, summary.as_dict())
         if summary.reason:
-            click.echo(f"refused: {summary.reason}", err=True)
+            click.echo(f"{summary.status}: {summary.reason}", err=True)
         if not quiet:
             click.echo(summary.line())
         return summary.exit_status

@@ -65,7 +65,7 @@ class RunSummary:
 
     @property
     def exit_status(self) -> int:
-        return {"succeeded": 0, "partial": 3, "refused": 4}.get(self.status, 1)
+        return {"succeeded": 0, "partial": 3, "failed": 3, "refused": 4}.get(self.status, 1)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exit_status": self.exit_status, "line": self.line()}
@@ -115,6 +115,7 @@ class _RunState:
     gate_problems: list[str] = field(default_factory=list)
     is_complete: bool = True
     deadline_hit: bool = False
+    first_failure: str | None = None
 
 
 def run_crawl(
@@ -183,6 +184,8 @@ class _Crawl:
         try:
             self._collect()
             counts = self._finish_counts()
+            if not counts.get("listing_pages"):
+                return self._end("failed", counts=counts, reason=self._nothing_read_reason())
             check_quality(self.database, self.config, self.run_id, self.state.gate_problems,
                           is_complete=self._is_complete_sweep(), counts=counts)
         except QualityGateError as refusal:
@@ -203,6 +206,10 @@ class _Crawl:
         counts.update(publish_counts)
         status = "partial" if counts.get("failed") else "succeeded"
         return self._end(status, counts=counts)
+
+    def _nothing_read_reason(self) -> str:
+        first = self.state.first_failure or "no start URL could be read"
+        return f"no listing page could be read; first failure: {first}"
 
     def _is_complete_sweep(self) -> bool:
         return self.is_full_sweep and self.state.is_complete and not self.state.deadline_hit
@@ -505,6 +512,7 @@ class _Crawl:
         else:
             counter = "failed"
         self.state.counts[counter] += 1
+        self.state.first_failure = self.state.first_failure or str(error)
         if error.status is not None:
             self.state.status_mix[str(error.status)] += 1
         store.save_failure(self.database, run_id=self.run_id, url=error.url, kind=kind,
