@@ -38,37 +38,6 @@ def detail_as_dict(page: DetailPage) -> dict[str, Any]:
     return asdict(page)
 
 
-def staged_entries(database: sqlite_utils.Database, run_id: int) -> dict[str, dict[str, Any]]:
-    """Each detail link's first listing sighting in a run, with all its themes."""
-    entries: dict[str, dict[str, Any]] = {}
-    rows = database.execute(
-        """SELECT detail_link, listing_url, position, title, summary, theme
-           FROM staged_entries WHERE run_id = ? ORDER BY rowid""",
-        (run_id,),
-    )
-    for link, listing_url, position, title, summary, theme in rows:
-        entry = entries.setdefault(link, {
-            "listing_url": listing_url, "position": position, "title": title,
-            "summary": summary, "themes": set(),
-        })
-        if theme:
-            entry["themes"].add(theme)
-    return entries
-
-
-def staged_details(database: sqlite_utils.Database, run_id: int) -> dict[str, dict[str, Any]]:
-    """Each detail link's outcome in a run: the page's fields, or why there are none."""
-    rows = database.execute(
-        "SELECT detail_link, url, status, outcome, detail FROM staged_details WHERE run_id = ?",
-        (run_id,),
-    )
-    return {
-        link: {"url": url, "status": status, "outcome": outcome,
-               "detail": json.loads(detail) if detail else None}
-        for link, url, status, outcome, detail in rows
-    }
-
-
 def check_quality(
     database: sqlite_utils.Database,
     config: SiteConfig,
@@ -82,42 +51,35 @@ def check_quality(
 
     Adds the run's fill rates and project count to counts, refused or not.
     """
-    entries = staged_entries(database, run_id)
-    details = staged_details(database, run_id)
-    counts["projects_seen"] = len(entries)
-    parsed = [
-        _fill_values(entries[link], found["detail"], config)
-        for link, found in details.items()
-        if found["outcome"] == "parsed" and link in entries
-    ]
-    counts["parsed"] = len(parsed)
-    rates = _fill_rates(parsed, config.quality.required_fields)
-    counts["fill_rates"] = rates
+    required = config.quality.required_fields
+    filled = {name: 0 for name in required}
+    projects = parsed = 0
+    for _, entry, found in store.iter_staged_projects(database, run_id):
+        projects += 1
+        if found["outcome"] != "parsed":
+            continue
+        parsed += 1
+        values = _fill_values(entry, found["detail"])
+        for name in required:
+            filled[name] += bool(values.get(name))
+    rates = {name: round(count / parsed, 4) for name, count in filled.items()} if parsed else {}
+    counts.update(projects_seen=projects, parsed=parsed, fill_rates=rates)
 
     if problems:
         raise QualityGateError(problems[0])
-    _check_empty_fields(rates, len(parsed), config)
-    _check_fill_drop(database, rates, len(parsed), config)
+    _check_empty_fields(rates, parsed, config)
+    _check_fill_drop(database, rates, parsed, config)
     if is_complete:
-        _check_sweep_size(database, len(entries), config)
+        _check_sweep_size(database, projects, config)
 
 
-def _fill_values(entry: dict[str, Any], detail: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
-    values = {
+def _fill_values(entry: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a record as published, for counting which are filled."""
+    return {
         "title": entry["title"] or detail.get("title"),
         "summary": entry["summary"],
         **{key: detail.get(key) for key in _DETAIL_CONTENT},
         **detail.get("fields", {}),
-    }
-    return values
-
-
-def _fill_rates(records: list[dict[str, Any]], fields: list[str]) -> dict[str, float]:
-    if not records:
-        return {}
-    return {
-        name: round(sum(1 for record in records if record.get(name)) / len(records), 4)
-        for name in fields
     }
 
 
@@ -187,13 +149,10 @@ def publish_run(
     Idempotent over unchanged input: content fields and updated_at only move
     on a real change.
     """
-    entries = staged_entries(database, run_id)
-    details = staged_details(database, run_id)
     counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "returned": 0}
     with store.transaction(database):
         seen: set[str] = set()
-        for link, entry in entries.items():
-            found = details.get(link) or {"url": link, "status": None, "outcome": "kept", "detail": None}
+        for link, entry, found in store.iter_staged_projects(database, run_id):
             url = publish_record(database, config, link=link, entry=entry, found=found,
                                  run_id=run_id, now=now, is_complete_sweep=is_complete_sweep,
                                  counts=counts)

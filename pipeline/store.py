@@ -214,7 +214,7 @@ def _migrate_to_2(database: sqlite_utils.Database) -> None:
             summary TEXT,
             theme TEXT
         );
-        CREATE INDEX IF NOT EXISTS staged_entries_by_run ON staged_entries (run_id);
+        CREATE INDEX IF NOT EXISTS staged_entries_by_link ON staged_entries (run_id, detail_link);
         CREATE TABLE IF NOT EXISTS staged_details (
             run_id INTEGER NOT NULL,
             detail_link TEXT NOT NULL,
@@ -522,6 +522,42 @@ def stage_detail(
         (run_id, detail_link, url, status, outcome,
          json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None),
     )
+
+
+def iter_staged_projects(
+    database: sqlite_utils.Database, run_id: int
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Each project a run staged, one at a time: (detail link, entry, detail outcome).
+
+    The entry is the link's first listing sighting, with the themes of all its
+    sightings; the outcome says what its detail page gave. Reads one project
+    at a time so that memory does not grow with the site.
+    """
+    links = [row[0] for row in database.execute(
+        "SELECT detail_link FROM staged_entries WHERE run_id = ? "
+        "GROUP BY detail_link ORDER BY MIN(rowid)", (run_id,))]
+    for link in links:
+        yield link, _staged_entry(database, run_id, link), _staged_detail(database, run_id, link)
+
+
+def _staged_entry(database: sqlite_utils.Database, run_id: int, link: str) -> dict[str, Any]:
+    rows = database.execute(
+        "SELECT listing_url, position, title, summary, theme FROM staged_entries "
+        "WHERE run_id = ? AND detail_link = ? ORDER BY rowid", (run_id, link)).fetchall()
+    listing_url, position, title, summary, _ = rows[0]
+    return {"listing_url": listing_url, "position": position, "title": title,
+            "summary": summary, "themes": {row[4] for row in rows if row[4]}}
+
+
+def _staged_detail(database: sqlite_utils.Database, run_id: int, link: str) -> dict[str, Any]:
+    row = database.execute(
+        "SELECT url, status, outcome, detail FROM staged_details "
+        "WHERE run_id = ? AND detail_link = ?", (run_id, link)).fetchone()
+    if row is None:
+        return {"url": link, "status": None, "outcome": "kept", "detail": None}
+    url, status, outcome, detail = row
+    return {"url": url, "status": status, "outcome": outcome,
+            "detail": json.loads(detail) if detail else None}
 
 
 def clear_staging(database: sqlite_utils.Database, *, run_id: int) -> None:
