@@ -58,9 +58,9 @@ def decode_body(body: bytes, *, content_type: str | None) -> DecodedBody:
 def _candidates(
     body: bytes, content_type: str | None
 ) -> Iterator[tuple[str, str, bytes]]:
-    for bom, charset in _BOMS:
+    for bom, bom_charset in _BOMS:
         if body.startswith(bom):
-            yield "bom", charset, body[len(bom) :]
+            yield "bom", bom_charset, body[len(bom) :]
             return
 
     header = _HEADER_CHARSET.search(content_type or "")
@@ -103,12 +103,14 @@ def _detect(body: bytes) -> str:
         return "windows-1252"
 
     # Detection often cannot tell the Latin code pages apart; on a tie, take
-    # windows-1252, the web's most common legacy encoding.
+    # windows-1252, the web's most common legacy encoding. A match stands for
+    # every code page that decodes the bytes the same, so look through them all.
     tied = [
-        match.encoding
+        encoding
         for match in matches
         if match.percent_chaos <= best.percent_chaos
         and match.percent_coherence >= best.percent_coherence
+        for encoding in match.could_be_from_charset
     ]
     if "cp1252" in tied:
         return "windows-1252"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import random
 import threading
 import time
 import zlib
@@ -24,7 +25,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from pipeline.charset import DecodedBody, decode_body
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
 _GONE_STATUSES = frozenset({404, 410})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_CHUNK_BYTES = 65536
 
 
 @dataclass(frozen=True)
@@ -119,6 +118,13 @@ class _HostTurns:
 
     def release(self) -> None:
         self._slots.release()
+
+    def raise_delay(self, delay_seconds: float) -> None:
+        """Lengthen the delay, also before the next request already planned."""
+        with self._lock:
+            if delay_seconds > self.delay_seconds:
+                self._next_start += delay_seconds - self.delay_seconds
+                self.delay_seconds = delay_seconds
 
 
 class Fetcher:
@@ -205,7 +211,8 @@ class Fetcher:
                     number = attempt.retry_state.attempt_number
                     return self._fetch_following(url, etag, last_modified, number)
         except FetchError as error:
-            self.stats.gave_up += 1
+            with self._state_lock:
+                self.stats.gave_up += 1
             raise error
         raise AssertionError("tenacity either returns or raises")
 
@@ -215,15 +222,15 @@ class Fetcher:
         retry_after = getattr(error, "retry_after_seconds", None)
         if retry_after is not None:
             return float(retry_after)
-        backoff = wait_exponential_jitter(
-            initial=fetch.backoff_initial_seconds,
-            max=fetch.backoff_max_seconds,
-            jitter=fetch.backoff_initial_seconds,
+        return _backoff_seconds(
+            state.attempt_number,
+            initial_seconds=fetch.backoff_initial_seconds,
+            max_seconds=fetch.backoff_max_seconds,
         )
-        return float(backoff(state))
 
     def _log_retry(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+        with self._state_lock:
+            self.stats.retries += 1
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.debug(
@@ -250,7 +257,7 @@ class Fetcher:
                 raise PermanentFetchError(
                     f"redirect to a non-http(s) URL {response!r}", url=url, attempts=attempt
                 )
-            self._check_allowed(target, url, redirect=True)
+            self._check_allowed(target, url, redirect=True, attempts=attempt)
             if target in seen:
                 raise PermanentFetchError(
                     f"redirect loop through {target}", url=url, attempts=attempt
@@ -364,7 +371,8 @@ class Fetcher:
         decoder = _Decompressor(response.headers.get("content-encoding", ""), cap)
         chunks: list[bytes] = []
         raw_bytes = 0
-        for raw in response.iter_raw(_CHUNK_BYTES):
+        # No chunk size: a fixed size would buffer a trickle past the checks below.
+        for raw in response.iter_raw():
             raw_bytes += len(raw)
             chunks.append(decoder.feed(raw, url=url, attempt=attempt))
             self._check_slow_response(url, attempt, started)
@@ -404,7 +412,10 @@ class Fetcher:
                 )
             return self._turns[host]
 
-    def _check_allowed(self, url: str, origin: str, *, redirect: bool = False) -> None:
+    def _check_allowed(
+        self, url: str, origin: str, *, redirect: bool = False, attempts: int = 0
+    ) -> None:
+        """Refuse a URL off site.allowed_hosts; attempts counts requests made for origin."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme in ("http", "https") and host in self.config.site.allowed_hosts:
@@ -413,6 +424,7 @@ class Fetcher:
         raise PermanentFetchError(
             f"{what} {url} refused: host {host!r} is not in site.allowed_hosts",
             url=origin,
+            attempts=attempts,
         )
 
     def _check_robots(self, url: str) -> None:
@@ -435,6 +447,8 @@ class Fetcher:
         robots_url = origin + "/robots.txt"
         try:
             page = self._fetch_following(robots_url, None, None, 1)
+        except DeadlineExceeded:
+            raise
         except PermanentFetchError as error:
             if error.status is not None and 400 <= error.status < 500:
                 return None
@@ -447,8 +461,7 @@ class Fetcher:
         rules = Protego.parse(page.text)
         crawl_delay = rules.crawl_delay(self.config.user_agent)
         if crawl_delay:
-            turns = self._turns_for(robots_url)
-            turns.delay_seconds = max(turns.delay_seconds, float(crawl_delay))
+            self._turns_for(robots_url).raise_delay(float(crawl_delay))
             logger.info("robots.txt asks for a Crawl-delay of %s s; honouring it", crawl_delay)
         return rules
 
@@ -467,6 +480,12 @@ class Fetcher:
             site = urlsplit(current)
             return urlunsplit((site.scheme, site.netloc, parts.path, parts.query, parts.fragment))
         return absolute
+
+
+def _backoff_seconds(attempt: int, *, initial_seconds: float, max_seconds: float) -> float:
+    """Doubling waits with up to one initial wait of jitter, so that retries spread out."""
+    exponential = initial_seconds * 2.0 ** (attempt - 1)
+    return min(max_seconds, exponential + random.uniform(0, initial_seconds))
 
 
 def _mirror_origin(base_url: str | None) -> tuple[str, str] | None:

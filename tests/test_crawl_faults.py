@@ -1,0 +1,175 @@
+"""Whole crawls through the CLI, in a subprocess, against a tiny site with one fault.
+
+The site is one listing page of three entries: two healthy detail pages and one
+whose link points at a fault endpoint of tests/faultserver.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from faultserver import FaultServer, serve_faults
+
+SITE = "https://parispeaceforum.org"
+MAX_ATTEMPTS = 3
+
+CONFIG_TOML = f"""\
+[site]
+name = "Fault site"
+start_urls = ["{SITE}/projects/"]
+allowed_hosts = ["parispeaceforum.org"]
+
+[listing]
+entry = "article.project-card"
+title = ".entry-title"
+link = "a.more-link"
+summary = ".entry-summary"
+
+[detail]
+title = "h1.entry-title"
+content = ".entry-content"
+
+[fetch]
+contact = "mailto:faults@example.org"
+timeout_seconds = 5
+max_attempts = {MAX_ATTEMPTS}
+backoff_initial_seconds = 0.01
+backoff_max_seconds = 0.05
+
+[politeness]
+min_delay_seconds = 0
+"""
+
+ENTRY_HTML = """\
+<article class="project-card">
+<h2 class="entry-title"><a href="{link}">{title}</a></h2>
+<div class="entry-summary"><p>{title} in a few words.
+<a class="more-link" href="{link}">Continued</a></p></div>
+</article>
+"""
+
+DETAIL_HTML = """\
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><article>
+<h1 class="entry-title">{title}</h1>
+<div class="entry-content">
+<p>{title} is a project described at some length here.</p>
+</div>
+</article></body></html>
+"""
+
+
+@pytest.fixture(scope="session")
+def running_server() -> Iterator[FaultServer]:
+    with serve_faults() as server:
+        yield server
+
+
+@pytest.fixture
+def server(running_server: FaultServer) -> FaultServer:
+    running_server.reset()
+    return running_server
+
+
+def serve_tiny_site(server: FaultServer, *, fault_path: str) -> None:
+    """A listing of Alpha, the fault, and Gamma; Alpha and Gamma are healthy."""
+    links = [
+        ("Alpha", "/projects/alpha/"),
+        ("Fault", fault_path),
+        ("Gamma", "/projects/gamma/"),
+    ]
+    entries = "".join(
+        ENTRY_HTML.format(title=title, link=f"{SITE}{path}") for title, path in links
+    )
+    listing = f"<!DOCTYPE html><html><body>{entries}</body></html>"
+    server.add_page("/projects/", listing.encode("utf-8"))
+    for title, path in (links[0], links[2]):
+        server.add_page(path, DETAIL_HTML.format(title=title).encode("utf-8"))
+
+
+def crawl(server: FaultServer, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    config_path = tmp_path / "site.toml"
+    config_path.write_text(CONFIG_TOML, encoding="utf-8")
+    # A proxy from the environment would take requests away from 127.0.0.1.
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.lower().endswith("_proxy")
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "crawl",
+        "--config",
+        str(config_path),
+        "--db",
+        str(tmp_path / "projects.db"),
+        "--base-url",
+        server.url,
+        "--min-delay",
+        "0",
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        check=False,
+    )
+
+
+def failure_rows(database_path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(database_path) as connection:
+        return connection.execute(
+            "SELECT url, kind, status, error, attempts FROM fetch_failures ORDER BY id"
+        ).fetchall()
+
+
+def test_detail_page_answering_503_every_time_fails_the_run_with_status_3(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    serve_tiny_site(server, fault_path="/status/503/")
+
+    result = crawl(server, tmp_path)
+
+    assert result.returncode == 3, result.stderr
+    assert failure_rows(tmp_path / "projects.db") == [
+        (f"{SITE}/status/503/", "detail", 503, "HTTP 503", MAX_ATTEMPTS)
+    ]
+    assert server.requests.paths().count("/status/503/") == MAX_ATTEMPTS
+
+
+def test_detail_page_answering_404_is_recorded_gone_and_the_run_succeeds(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    serve_tiny_site(server, fault_path="/status/404/")
+
+    result = crawl(server, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert failure_rows(tmp_path / "projects.db") == [
+        (f"{SITE}/status/404/", "gone", 404, "gone (HTTP 404)", 1)
+    ]
+
+
+def test_detail_page_that_is_a_pdf_is_recorded_not_html_and_skipped(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    serve_tiny_site(server, fault_path="/pdf/")
+
+    result = crawl(server, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert failure_rows(tmp_path / "projects.db") == [
+        (f"{SITE}/pdf/", "not-html", 200, "not HTML: application/pdf", 1)
+    ]
