@@ -407,7 +407,7 @@ class _Crawl:
             self._absorb(self._resolve_unfetched(job))
             return
         try:
-            self.fetcher._check_allowed(job.link, job.link)
+            self.fetcher.check_allowed(job.link, job.link)
         except PermanentFetchError as error:
             self._record_failure(error, kind="off-host")
             return

@@ -195,8 +195,13 @@ class Fetcher:
         comes back as a page with status 304 and no body. Raises FetchError
         subclasses carrying the URL, status and attempts.
         """
-        self._check_allowed(url, url)
+        self.check_allowed(url, url)
         self._check_robots(url)
+        return self._fetch_retrying(url, etag, last_modified)
+
+    def _fetch_retrying(
+        self, url: str, etag: str | None, last_modified: str | None
+    ) -> FetchedPage:
         retrying = Retrying(
             stop=stop_after_attempt(self.config.fetch.max_attempts),
             wait=self._wait_before_retry,
@@ -257,7 +262,7 @@ class Fetcher:
                 raise PermanentFetchError(
                     f"redirect to a non-http(s) URL {response!r}", url=url, attempts=attempt
                 )
-            self._check_allowed(target, url, redirect=True, attempts=attempt)
+            self.check_allowed(target, url, redirect=True, attempts=attempt)
             if target in seen:
                 raise PermanentFetchError(
                     f"redirect loop through {target}", url=url, attempts=attempt
@@ -412,7 +417,7 @@ class Fetcher:
                 )
             return self._turns[host]
 
-    def _check_allowed(
+    def check_allowed(
         self, url: str, origin: str, *, redirect: bool = False, attempts: int = 0
     ) -> None:
         """Refuse a URL off site.allowed_hosts; attempts counts requests made for origin."""
@@ -431,10 +436,18 @@ class Fetcher:
         if not self.config.politeness.obey_robots:
             return
         rules = self._robots_for(url)
+        if isinstance(rules, FetchError):
+            # RFC 9309: while robots.txt cannot be read, assume everything is disallowed.
+            raise PermanentFetchError(
+                f"robots.txt unreachable ({rules.reason}); nothing on this host is fetched",
+                url=url,
+                status=rules.status,
+                attempts=0,
+            )
         if rules is not None and not rules.can_fetch(url, self.config.user_agent):
             raise DisallowedByRobots("disallowed by robots.txt", url=url, attempts=0)
 
-    def _robots_for(self, url: str) -> Protego | None:
+    def _robots_for(self, url: str) -> Protego | FetchError | None:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
@@ -442,21 +455,23 @@ class Fetcher:
                 self._robots[origin] = self._load_robots(origin)
             return self._robots[origin]
 
-    def _load_robots(self, origin: str) -> Protego | None:
-        """robots.txt per RFC 9309: a 4xx allows all; an unreachable file allows nothing."""
+    def _load_robots(self, origin: str) -> Protego | FetchError | None:
+        """robots.txt per RFC 9309: a 4xx allows all; one that cannot be read, nothing."""
         robots_url = origin + "/robots.txt"
         try:
-            page = self._fetch_following(robots_url, None, None, 1)
+            page = self._fetch_retrying(robots_url, None, None)
         except DeadlineExceeded:
             raise
-        except PermanentFetchError as error:
+        except FetchError as error:
             if error.status is not None and 400 <= error.status < 500:
                 return None
-            logger.warning("robots.txt at %s refused (%s); allowing nothing", robots_url, error.reason)
-            return Protego.parse("User-agent: *\nDisallow: /")
-        except TransientFetchError as error:
-            logger.warning("robots.txt at %s unreachable (%s); allowing nothing", robots_url, error.reason)
-            return Protego.parse("User-agent: *\nDisallow: /")
+            logger.error(
+                "robots.txt at %s cannot be read (%s); fetching nothing on this host",
+                robots_url,
+                error.reason,
+                extra={"url": robots_url},
+            )
+            return error
 
         rules = Protego.parse(page.text)
         crawl_delay = rules.crawl_delay(self.config.user_agent)

@@ -592,10 +592,14 @@ def test_unreachable_robots_txt_allows_nothing(
 ) -> None:
     server.add_page("/robots.txt", b"down", content_type="text/plain", status=503)
     with open_fetcher(server, clock, politeness={"obey_robots": True}) as fetcher:
-        with pytest.raises(DisallowedByRobots):
+        with pytest.raises(PermanentFetchError) as caught:
             fetcher.fetch(f"{SITE}/page/open/")
+        with pytest.raises(PermanentFetchError):
+            fetcher.fetch(f"{SITE}/page/other/")
 
-    assert server.requests.paths() == ["/robots.txt"]
+    assert caught.value.reason == (
+        "robots.txt unreachable (HTTP 503); nothing on this host is fetched")
+    assert server.requests.paths() == ["/robots.txt"] * 3
 
 
 def test_crawl_delay_spaces_requests_after_robots_txt(
