@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo run bench clean
+.PHONY: install test lint demo run bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Strict type check of the package.
+lint: $(STAMP)
+	$(BIN)/mypy
 
 # Serves the bundled snapshot on 127.0.0.1, crawls it with the real config, stops the server.
 demo: $(STAMP)

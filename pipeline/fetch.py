@@ -149,7 +149,7 @@ class Fetcher:
         self._deadline = clock() + config.fetch.run_deadline_seconds
         self._mirror = _mirror_origin(options.base_url)
         self._turns: dict[str, _HostTurns] = {}
-        self._robots: dict[str, Protego | None] = {}
+        self._robots: dict[str, Protego | FetchError | None] = {}
         self._state_lock = threading.Lock()
         self._robots_lock = threading.Lock()
         self._client = self._open_client()

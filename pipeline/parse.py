@@ -363,7 +363,7 @@ class _TextWalker:
 
     def _walk(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
-            tag = child.tag
+            tag = child.tag or ""
             if tag == "-text":
                 # Line breaks in the source are only white space; <br> makes real ones.
                 self._buffer.append(_WHITESPACE.sub(" ", child.text_content or ""))

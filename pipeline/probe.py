@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from selectolax.lexbor import LexborHTMLParser
+import sqlite_utils
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from pipeline import store
 from pipeline.config import SiteConfig
@@ -17,6 +19,9 @@ from pipeline.fetch import Fetcher, FetchOptions
 from pipeline.normalize import normalize_text, normalize_url
 from pipeline.parse import inline_text, parse_detail, parse_listing
 from pipeline.report import open_existing
+
+# Reads a page's HTML by URL, from the site or from the raw store.
+PageReader = Callable[[str], str]
 
 EXIT_SELECTOR_BROKEN = 4
 _SAMPLES = 3
@@ -73,14 +78,14 @@ def run_probe(
         return _probe(config, lambda url: fetcher.fetch(url).text)
 
 
-def _stored_html(database, url: str) -> str:  # type: ignore[no-untyped-def]
+def _stored_html(database: sqlite_utils.Database, url: str) -> str:
     raw = store.latest_raw_page(database, url)
     if raw is None:
         raise PipelineError(f"{url}: not in the raw store; crawl it once first")
     return raw.text
 
 
-def _probe(config: SiteConfig, read) -> ProbeReport:  # type: ignore[no-untyped-def]
+def _probe(config: SiteConfig, read: PageReader) -> ProbeReport:
     report = ProbeReport()
     first_url = config.site.start_urls[0]
     try:
@@ -111,7 +116,9 @@ def _probe(config: SiteConfig, read) -> ProbeReport:  # type: ignore[no-untyped-
     return report
 
 
-def _last_listing_page(config: SiteConfig, first_url: str, first_html: str, read):  # type: ignore[no-untyped-def]
+def _last_listing_page(
+    config: SiteConfig, first_url: str, first_html: str, read: PageReader
+) -> tuple[str, str]:
     """The last page, guessed from numbered pagination links, else followed to its end."""
     listing = parse_listing(first_html, page_url=first_url, listing=config.listing)
     if listing.next_url is None:
@@ -181,7 +188,7 @@ def _probe_detail(config: SiteConfig, html: str, url: str, report: ProbeReport) 
                                          [_clip(value)] if value else [], False))
 
 
-def _line(page: str, key: str, selector: str, nodes: list, required: bool,  # type: ignore[type-arg]
+def _line(page: str, key: str, selector: str, nodes: list[LexborNode], required: bool,
           attribute: str | None = None) -> SelectorLine:
     samples = []
     for node in nodes[:_SAMPLES]:

@@ -188,7 +188,7 @@ def publish_record(
                              (found["status"], stored["url"]))
         return None
 
-    url = found["url"] if found["outcome"] == "parsed" or stored is None else stored["url"]
+    url: str = found["url"] if found["outcome"] == "parsed" or stored is None else stored["url"]
     detail = found["detail"] if found["outcome"] == "parsed" else _stored_detail(stored, config)
     row = _compose(config, link, url, entry, detail, stored, is_complete_sweep)
     changed = _diff(stored, row, config)

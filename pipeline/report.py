@@ -33,7 +33,6 @@ def describe_database(database_path: str | Path) -> dict[str, Any]:
     """Counts of records, themes, runs and failures, for `show`."""
     database = open_existing(database_path)
     try:
-        one = lambda sql: database.execute(sql).fetchone()[0]  # noqa: E731
         runs = [
             dict(zip(("id", "kind", "started_at", "ended_at", "status", "is_full_sweep",
                       "counts", "reason"), row))
@@ -46,14 +45,14 @@ def describe_database(database_path: str | Path) -> dict[str, Any]:
         return {
             "database": str(database_path),
             "schema_version": store.schema_version(database),
-            "projects": one("SELECT COUNT(*) FROM projects"),
-            "current_projects": one("SELECT COUNT(*) FROM current_projects"),
-            "removed_projects": one("SELECT COUNT(*) FROM projects WHERE removed_at IS NOT NULL"),
+            "projects": _count(database, "SELECT COUNT(*) FROM projects"),
+            "current_projects": _count(database, "SELECT COUNT(*) FROM current_projects"),
+            "removed_projects": _count(database, "SELECT COUNT(*) FROM projects WHERE removed_at IS NOT NULL"),
             "themes": dict(database.execute(
                 "SELECT theme, COUNT(*) FROM project_themes GROUP BY theme ORDER BY theme"
             ).fetchall()),
-            "raw_pages": one("SELECT COUNT(*) FROM raw_pages"),
-            "changes": one("SELECT COUNT(*) FROM changes"),
+            "raw_pages": _count(database, "SELECT COUNT(*) FROM raw_pages"),
+            "changes": _count(database, "SELECT COUNT(*) FROM changes"),
             "recent_runs": runs,
             "last_run_failures": [
                 dict(zip(("url", "kind", "status", "error"), row))
@@ -64,6 +63,10 @@ def describe_database(database_path: str | Path) -> dict[str, Any]:
         }
     finally:
         database.close()
+
+
+def _count(database: sqlite_utils.Database, sql: str) -> int:
+    return int(database.execute(sql).fetchone()[0])
 
 
 def render_description(description: dict[str, Any]) -> str:
