@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -37,8 +39,14 @@ def _logging_options(command: Command) -> Command:
     return command
 
 
+def _stop_on_sigterm(signal_number: int, frame: object) -> None:
+    # cron and systemd stop a job with SIGTERM; unwinding lets the run record itself.
+    raise KeyboardInterrupt
+
+
 def _run_reporting_errors(action: Callable[[], int], *, verbose: bool) -> None:
     """Run a command body; our errors become one line and their exit status."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         status = action()
     except PipelineError as error:
@@ -46,7 +54,11 @@ def _run_reporting_errors(action: Callable[[], int], *, verbose: bool) -> None:
         sys.exit(error.exit_status)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Worker threads may sit in a network read; the run is recorded, so do
+        # not wait for them.
+        os._exit(130)
     except Exception as error:
         if verbose:
             logger.exception("Unexpected error")

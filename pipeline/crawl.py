@@ -247,15 +247,20 @@ class _Crawl:
         )
         with Fetcher(self.config, options=fetch_options) as fetcher:
             self.fetcher = fetcher
-            workers = fetcher.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detail") as pool:
-                self.pool = pool
-                self.in_flight: set[Future[_DetailResult]] = set()
+            self.pool = ThreadPoolExecutor(max_workers=fetcher.concurrency,
+                                           thread_name_prefix="detail")
+            self.in_flight: set[Future[_DetailResult]] = set()
+            try:
                 for start_url in self.config.site.start_urls:
                     if self.state.deadline_hit:
                         break
                     self._walk_listing(start_url)
                 self._drain(until_empty=True)
+            except BaseException:
+                # An interrupt must not wait for requests still in flight.
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            self.pool.shutdown()
             self._count_fetch_stats(fetcher)
 
     def _count_fetch_stats(self, fetcher: Fetcher) -> None:

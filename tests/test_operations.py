@@ -352,3 +352,18 @@ def test_show_prints_what_the_database_holds(published: Path) -> None:
     assert (shown["projects"], shown["current_projects"], shown["removed_projects"]) == (27, 27, 0)
     assert shown["themes"]["ensuring-trust-and-safety-in-the-digital-world"] == 14
     assert shown["recent_runs"][0]["status"] == "succeeded"
+
+
+def test_sigterm_records_the_run_as_interrupted(published: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    site_server.delays["/projects/digimente/"] = 30
+    crawler = _start_crawl(published, site_server, "--full")
+    _wait_for_request(site_server, "/projects/digimente/")
+
+    crawler.send_signal(signal.SIGTERM)
+    _, stderr = crawler.communicate(timeout=20)
+
+    assert crawler.returncode == 130
+    assert stderr.splitlines()[-1] == "error: interrupted"
+    assert read_rows(published, "SELECT id, status FROM runs ORDER BY id") == [
+        {"id": 1, "status": "succeeded"}, {"id": 2, "status": "interrupted"}]
+    assert _integrity(published) == "ok"
