@@ -29,8 +29,15 @@ from pipeline.errors import (
 from pipeline.fetch import FetchedPage, Fetcher, FetchOptions
 from pipeline.lock import hold_run_lock
 from pipeline.normalize import utc_now
-from pipeline.parse import ListingEntry, ListingPage, parse_detail, parse_listing, theme_slug_from_url
-from pipeline.publish import check_quality, detail_as_dict, publish_run
+from pipeline.parse import (
+    ListingEntry,
+    ListingPage,
+    detail_as_dict,
+    parse_detail,
+    parse_listing,
+    theme_slug_from_url,
+)
+from pipeline.publish import check_quality, publish_run
 from pipeline import store
 
 logger = logging.getLogger(__name__)
@@ -102,6 +109,9 @@ class _DetailResult:
     page: FetchedPage | None = None
     detail: dict[str, Any] | None = None
     error: FetchError | None = None
+    # The stored page a 304 confirmed, and a new body packed for the store.
+    raw_id: int | None = None
+    packed_body: bytes | None = None
 
 
 @dataclass
@@ -332,16 +342,16 @@ class _Crawl:
             store.mark_raw_page_validated(self.database, raw.id, at=page.fetched_at,
                                           etag=page.etag, last_modified=page.last_modified)
             return raw.text, len(raw.body)
-        self._save_raw(page, kind="listing")
+        self._save_raw(page, kind="listing", packed_body=store.pack_body(page.body))
         return page.text, len(page.body)
 
-    def _save_raw(self, page: FetchedPage, *, kind: str) -> None:
+    def _save_raw(self, page: FetchedPage, *, kind: str, packed_body: bytes) -> None:
         decoded = page.decoded
         store.save_raw_page(
             self.database, run_id=self.run_id, kind=kind, url=page.url, final_url=page.final_url,
             status=page.status, etag=page.etag, last_modified=page.last_modified,
             content_type=page.content_type, fetched_at=page.fetched_at,
-            sha256=page.sha256, body=page.body,
+            sha256=page.sha256, body_bytes=len(page.body), compressed_body=packed_body,
             charset=decoded.charset if decoded else None,
             charset_source=decoded.source if decoded else None,
         )
@@ -363,13 +373,15 @@ class _Crawl:
 
     def _take_entries(self, listing: ListingPage, theme: str | None) -> int:
         """Stage a listing page's entries; returns how many are new or changed."""
+        with store.transaction(self.database):
+            for entry in listing.entries:
+                store.stage_entry(
+                    self.database, run_id=self.run_id, detail_link=entry.detail_url,
+                    listing_url=listing.url, position=entry.position, title=entry.title,
+                    summary=entry.summary, theme=theme,
+                )
         changed = 0
         for entry in listing.entries:
-            store.stage_entry(
-                self.database, run_id=self.run_id, detail_link=entry.detail_url,
-                listing_url=listing.url, position=entry.position, title=entry.title,
-                summary=entry.summary, theme=theme,
-            )
             if entry.detail_url in self.state.seen_links:
                 self.state.counts["duplicates"] += 1
                 continue
@@ -451,34 +463,41 @@ class _Crawl:
             outcome = "gone" if error.is_gone else "failed"
             return _DetailResult(job.link, outcome, job.link, error.status, error=error)
         if not page.is_not_modified and not page.is_html:
-            return _DetailResult(job.link, "not-html", page.final_url, page.status, page=page)
+            return _DetailResult(job.link, "not-html", page.final_url, page.status, page=page,
+                                 packed_body=store.pack_body(page.body))
         if page.is_not_modified and raw is not None:
             stored = job.stored
             if stored is not None and stored.get("parser_version") == PARSER_VERSION \
                     and stored.get("detail_fetched_at"):
-                return _DetailResult(job.link, "not-modified", stored["url"], 304, page=page)
+                return _DetailResult(job.link, "not-modified", stored["url"], 304, page=page,
+                                     raw_id=raw.id)
             detail = self._parse_detail(raw.text, raw.final_url)
-            return _DetailResult(job.link, "parsed", raw.final_url, 304, page=page, detail=detail)
+            return _DetailResult(job.link, "parsed", raw.final_url, 304, page=page, detail=detail,
+                                 raw_id=raw.id)
         detail = self._parse_detail(page.text, page.final_url)
-        return _DetailResult(job.link, "parsed", page.final_url, page.status, page=page, detail=detail)
+        # Packed here, off the main thread: zlib releases the GIL.
+        return _DetailResult(job.link, "parsed", page.final_url, page.status, page=page,
+                             detail=detail, packed_body=store.pack_body(page.body))
 
     def _parse_detail(self, html: str, url: str) -> dict[str, Any]:
         parsed = parse_detail(html, page_url=url, detail=self.config.detail, site=self.config.site)
         return detail_as_dict(parsed)
 
     def _absorb(self, result: _DetailResult) -> None:
-        """Main thread: store what a detail job brought back and stage its outcome."""
+        """Main thread: store what a detail job brought back and stage its outcome,
+        in one transaction."""
+        with store.transaction(self.database):
+            self._absorb_unlocked(result)
+
+    def _absorb_unlocked(self, result: _DetailResult) -> None:
         page = result.page
         if page is not None:
             self.state.status_mix[str(page.status)] += 1
-            if page.is_not_modified:
-                raw = store.latest_raw_page(self.database, result.url) or \
-                    store.latest_raw_page(self.database, result.link)
-                if raw is not None:
-                    store.mark_raw_page_validated(self.database, raw.id, at=page.fetched_at,
-                                                  etag=page.etag, last_modified=page.last_modified)
-            else:
-                self._save_raw(page, kind="detail")
+            if page.is_not_modified and result.raw_id is not None:
+                store.mark_raw_page_validated(self.database, result.raw_id, at=page.fetched_at,
+                                              etag=page.etag, last_modified=page.last_modified)
+            elif result.packed_body is not None:
+                self._save_raw(page, kind="detail", packed_body=result.packed_body)
             self.progress("detail", result.link)
             logger.info("Detail page %s: HTTP %d, %s", result.link, page.status, result.outcome,
                         extra={"url": result.link, "run_id": self.run_id, "stage": "detail"})

@@ -68,6 +68,8 @@ class FetchedPage:
     body: bytes
     attempts: int
     decoded: DecodedBody | None = None
+    # Hex SHA-256 of the body, taken in the fetching thread (hashlib releases the GIL).
+    sha256: str = ""
 
     @property
     def is_not_modified(self) -> bool:
@@ -77,10 +79,6 @@ class FetchedPage:
     def is_html(self) -> bool:
         kind = (self.content_type or "text/html").split(";")[0].strip().lower()
         return kind in ("text/html", "application/xhtml+xml")
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
 
     @property
     def text(self) -> str:
@@ -337,6 +335,7 @@ class Fetcher:
             fetched_at=utc_now(),
             body=body,
             attempts=attempt,
+            sha256=hashlib.sha256(body).hexdigest(),
         )
         return self._decoded(page)
 

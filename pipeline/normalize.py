@@ -10,10 +10,13 @@ import unicodedata
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-# No-break spaces stand where WordPress kept empty paragraphs; they read as spaces.
-_SPACE_LIKE = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " "})
-_INVISIBLE = str.maketrans({"\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None})
+# Zero-width spaces and joiners, and stray byte order marks: invisible, and
+# they break equality and search.
+_INVISIBLE_RUN = re.compile("[\u200b\u200c\u200d\ufeff]+")
+# Unicode white space: no-break spaces (U+00A0, U+202F, where WordPress kept
+# empty paragraphs) included, so they read as plain spaces.
 _WHITESPACE_RUN = re.compile(r"\s+")
+_BLANK_LINE_RUN = re.compile(r"\n{3,}")
 
 # Query parameters that only track a click; they never change the page.
 _TRACKING_PARAMETERS = frozenset(
@@ -27,7 +30,11 @@ def normalize_text(text: str | None) -> str | None:
     """Collapse white space and odd spaces into one line; empty becomes None."""
     if text is None:
         return None
-    text = unicodedata.normalize("NFC", text).translate(_SPACE_LIKE).translate(_INVISIBLE)
+    if not text.isascii():
+        # Invisible characters go first, so that what they separated composes.
+        text = _INVISIBLE_RUN.sub("", text)
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
     text = _WHITESPACE_RUN.sub(" ", text).strip()
     return text or None
 
@@ -39,8 +46,10 @@ def normalize_block_text(text: str | None) -> str | None:
     """
     if text is None:
         return None
+    if "\n" not in text:
+        return normalize_text(text)
     lines = [normalize_text(line) or "" for line in text.split("\n")]
-    joined = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    joined = _BLANK_LINE_RUN.sub("\n\n", "\n".join(lines)).strip("\n")
     return joined or None
 
 

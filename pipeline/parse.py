@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,7 +33,6 @@ _BLOCK_TAGS = frozenset(
     "figcaption table thead tbody tfoot tr caption dl dt dd address details "
     "summary form fieldset hr h1 h2 h3 h4 h5 h6".split()
 )
-_WHITESPACE = re.compile(r"\s+")
 _SKIPPED_TAGS = frozenset("script style noscript template iframe svg button".split())
 
 
@@ -78,6 +77,11 @@ class DetailPage:
     alternates: dict[str, str] = field(default_factory=dict)
     themes: list[Theme] = field(default_factory=list)
     fields: dict[str, str | None] = field(default_factory=dict)
+
+
+def detail_as_dict(page: DetailPage) -> dict[str, Any]:
+    """A parsed detail page as plain JSON-ready data, for staging."""
+    return asdict(page)
 
 
 def parse_listing(html: str, *, page_url: str, listing: ListingSection) -> ListingPage:
@@ -366,7 +370,8 @@ class _TextWalker:
             tag = child.tag or ""
             if tag == "-text":
                 # Line breaks in the source are only white space; <br> makes real ones.
-                self._buffer.append(_WHITESPACE.sub(" ", child.text_content or ""))
+                text = child.text_content or ""
+                self._buffer.append(text.replace("\n", " ").replace("\r", " "))
             elif tag == "br":
                 self._buffer.append("\n")
             elif tag in ("ul", "ol"):
@@ -399,8 +404,12 @@ class _TextWalker:
         self._pending_marker = ""
 
     def _flush(self) -> None:
-        text = normalize_block_text("".join(self._buffer))
+        joined = "".join(self._buffer)
         self._buffer.clear()
+        # Most buffers hold only the indentation between two block tags.
+        if not joined or joined.isspace():
+            return
+        text = normalize_block_text(joined)
         if not text:
             return
         if self._pending_marker:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-from dataclasses import asdict
 from typing import Any, Iterator
 
 import sqlite_utils
@@ -15,7 +14,6 @@ import sqlite_utils
 from pipeline import PARSER_VERSION
 from pipeline.config import SiteConfig
 from pipeline.errors import QualityGateError
-from pipeline.parse import DetailPage
 from pipeline import store
 
 logger = logging.getLogger(__name__)
@@ -31,11 +29,6 @@ _SIGHTING_COLUMNS = (
 )
 # Outcomes whose detail fields were read from a page during this run.
 _FRESH_OUTCOMES = ("parsed", "not-modified")
-
-
-def detail_as_dict(page: DetailPage) -> dict[str, Any]:
-    """A parsed detail page as plain JSON-ready data, for staging."""
-    return asdict(page)
 
 
 def check_quality(

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import sqlite_utils
 
@@ -20,11 +20,15 @@ from pipeline import PARSER_VERSION, store
 from pipeline.config import SiteConfig
 from pipeline.lock import hold_run_lock
 from pipeline.normalize import utc_now
-from pipeline.parse import parse_detail, parse_listing
-from pipeline.publish import detail_as_dict, publish_record
+from pipeline.parse import parse_listing
+from pipeline.pool import ParsePool, default_processes
+from pipeline.publish import publish_record
 from pipeline.report import open_existing
 
 logger = logging.getLogger(__name__)
+
+# Records re-derived per round of parallel parsing; bounds memory on big sites.
+_BATCH_PROJECTS = 64
 
 
 @dataclass
@@ -53,16 +57,20 @@ def run_rebuild(config: SiteConfig, database_path: str | Path, *, dry_run: bool)
 
     Raises LockedError when a crawl holds the database.
     """
-    with hold_run_lock(database_path):
+    # Workers are forked first, so that they never inherit the lock or the database.
+    with ParsePool(config, processes=default_processes()) as parser, \
+            hold_run_lock(database_path):
         database = open_existing(database_path)
         try:
             store.ensure_field_columns(database, list(config.detail.fields))
-            return _rebuild(config, database, dry_run=dry_run)
+            return _rebuild(config, database, parser, dry_run=dry_run)
         finally:
             database.close()
 
 
-def _rebuild(config: SiteConfig, database: sqlite_utils.Database, *, dry_run: bool) -> RebuildReport:
+def _rebuild(
+    config: SiteConfig, database: sqlite_utils.Database, parser: ParsePool, *, dry_run: bool
+) -> RebuildReport:
     now = utc_now()
     run_id = store.start_run(database, kind="rebuild", started_at=now, is_full_sweep=False,
                              parser_version=PARSER_VERSION)
@@ -71,8 +79,9 @@ def _rebuild(config: SiteConfig, database: sqlite_utils.Database, *, dry_run: bo
     counts: dict[str, int] = Counter()
     database.execute("BEGIN IMMEDIATE")
     try:
-        for project in _projects(database):
-            _rebuild_record(config, database, project, listing_entries, run_id, now, counts, report)
+        for batch in _batches(_project_urls(database)):
+            _rebuild_batch(config, database, parser, batch, listing_entries,
+                           run_id, now, counts, report)
         report.changed = counts["changed"]
         report.fields.update(dict(database.execute(
             "SELECT field, COUNT(*) FROM changes WHERE run_id = ? GROUP BY field", (run_id,)
@@ -86,10 +95,13 @@ def _rebuild(config: SiteConfig, database: sqlite_utils.Database, *, dry_run: bo
     return report
 
 
-def _projects(database: sqlite_utils.Database) -> list[dict[str, Any]]:
-    cursor = database.execute("SELECT * FROM projects ORDER BY url")
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+def _project_urls(database: sqlite_utils.Database) -> list[str]:
+    return [row[0] for row in database.execute("SELECT url FROM projects ORDER BY url")]
+
+
+def _batches(urls: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(urls), _BATCH_PROJECTS):
+        yield urls[start : start + _BATCH_PROJECTS]
 
 
 def _listing_entries(config: SiteConfig, database: sqlite_utils.Database) -> dict[str, Any]:
@@ -102,33 +114,49 @@ def _listing_entries(config: SiteConfig, database: sqlite_utils.Database) -> dic
     return entries
 
 
-def _rebuild_record(
+def _rebuild_batch(
     config: SiteConfig,
     database: sqlite_utils.Database,
-    project: dict[str, Any],
+    parser: ParsePool,
+    urls: list[str],
     listing_entries: dict[str, Any],
     run_id: int,
     now: str,
     counts: dict[str, int],
     report: RebuildReport,
 ) -> None:
-    link = project["detail_link"] or project["url"]
-    raw = store.latest_raw_page(database, project["url"]) or store.latest_raw_page(database, link)
-    report.records += 1
-    if raw is None:
-        report.without_raw_page += 1
-        return
+    """Re-derive a batch of records; their pages are parsed in parallel."""
+    projects = [store.load_project(database, url) or {} for url in urls]
+    raws = [_stored_detail_page(database, project) for project in projects]
+    report.records += len(projects)
+    report.without_raw_page += sum(1 for raw in raws if raw is None)
+    jobs = [(raw.text, raw.final_url) for raw in raws if raw is not None]
+    details = iter(parser.parse_details(jobs))
 
-    listed = listing_entries.get(link)
-    entry = {
+    for project, raw in zip(projects, raws):
+        if raw is None:
+            continue
+        link = project["detail_link"] or project["url"]
+        found = {"url": project["url"], "status": raw.status, "outcome": "parsed",
+                 "detail": next(details)}
+        publish_record(database, config, link=link, entry=_entry(project, listing_entries.get(link)),
+                       found=found, run_id=run_id, now=now, is_complete_sweep=False,
+                       counts=counts, is_rebuild=True)
+
+
+def _stored_detail_page(database: sqlite_utils.Database, project: dict[str, Any]) -> store.RawPage | None:
+    raw = store.latest_raw_page(database, project["url"])
+    if raw is None and project.get("detail_link"):
+        raw = store.latest_raw_page(database, project["detail_link"])
+    return raw
+
+
+def _entry(project: dict[str, Any], listed: Any) -> dict[str, Any]:
+    """A record's listing entry: as the stored listing pages show it, else as kept."""
+    return {
         "listing_url": project["listing_url"],
         "position": project["listing_position"],
         "title": listed.title if listed else project["listing_title"],
         "summary": listed.summary if listed else project["listing_summary"],
         "themes": set(json.loads(project["listing_themes"] or "[]")),
     }
-    parsed = parse_detail(raw.text, page_url=raw.final_url, detail=config.detail, site=config.site)
-    found = {"url": project["url"], "status": raw.status, "outcome": "parsed",
-             "detail": detail_as_dict(parsed)}
-    publish_record(database, config, link=link, entry=entry, found=found, run_id=run_id,
-                   now=now, is_complete_sweep=False, counts=counts, is_rebuild=True)

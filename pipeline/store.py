@@ -13,6 +13,7 @@ import os
 import sqlite3
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -56,9 +57,13 @@ class RawPage:
     fetched_at: str
     validated_at: str
     sha256: str
-    body: bytes
+    compressed_body: bytes
     charset: str | None
     charset_source: str | None
+
+    @cached_property
+    def body(self) -> bytes:
+        return zlib.decompress(self.compressed_body)
 
     @property
     def text(self) -> str:
@@ -286,30 +291,37 @@ def save_raw_page(
     content_type: str | None,
     fetched_at: str,
     sha256: str,
-    body: bytes,
+    body_bytes: int,
+    compressed_body: bytes,
     charset: str | None,
     charset_source: str | None,
 ) -> int:
-    """Keep a response body; a body equal to the URL's latest is only revalidated.
-
-    Commits at once, so a run killed later keeps every download.
-    """
-    latest = latest_raw_page(database, url)
-    if latest is not None and latest.sha256 == sha256:
+    """Keep a response body (packed by pack_body); a body equal to the URL's
+    latest is only revalidated."""
+    latest = database.execute(
+        "SELECT id, sha256 FROM raw_pages WHERE url = ? ORDER BY id DESC LIMIT 1", (url,)
+    ).fetchone()
+    if latest is not None and latest[1] == sha256:
         mark_raw_page_validated(
-            database, latest.id, at=fetched_at, etag=etag, last_modified=last_modified
+            database, latest[0], at=fetched_at, etag=etag, last_modified=last_modified
         )
-        return latest.id
+        return int(latest[0])
     cursor = database.execute(
         """INSERT INTO raw_pages (url, kind, final_url, status, etag, last_modified,
                content_type, fetched_at, validated_at, sha256, body, body_bytes,
                charset, charset_source, run_id)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (url, kind, final_url, status, etag, last_modified, content_type, fetched_at,
-         fetched_at, sha256, zlib.compress(body, 6), len(body), charset,
+         fetched_at, sha256, compressed_body, body_bytes, charset,
          charset_source, run_id),
     )
     return int(cursor.lastrowid or 0)
+
+
+def pack_body(body: bytes) -> bytes:
+    """A body as the raw page store keeps it. zlib releases the GIL, so fetch
+    threads can pack bodies in parallel."""
+    return zlib.compress(body, 6)
 
 
 def mark_raw_page_validated(
@@ -339,9 +351,7 @@ def latest_raw_page(database: sqlite_utils.Database, url: str) -> RawPage | None
     ).fetchone()
     if row is None:
         return None
-    values = list(row)
-    values[10] = zlib.decompress(values[10])
-    return RawPage(*values)
+    return RawPage(*row)
 
 
 def iter_latest_raw_pages(database: sqlite_utils.Database, *, kind: str) -> Iterator[RawPage]:
@@ -356,9 +366,7 @@ def iter_latest_raw_pages(database: sqlite_utils.Database, *, kind: str) -> Iter
                FROM raw_pages WHERE id = ?""",
             (raw_page_id,),
         ).fetchone()
-        values = list(row)
-        values[10] = zlib.decompress(values[10])
-        yield RawPage(*values)
+        yield RawPage(*row)
 
 
 def prune_raw_pages(database: sqlite_utils.Database, *, keep_versions: int) -> int:

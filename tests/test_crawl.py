@@ -163,3 +163,13 @@ def test_requests_never_repeat_a_page_within_a_run(tmp_path: Path, site_server) 
     assert len(paths) == 34
     assert len(set(paths)) == 34
     assert [p for p in paths if "utm_" in p or "#" in p] == []
+
+
+def test_concurrent_crawl_gives_the_same_records(tmp_path: Path, crawled: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "concurrent.db"
+
+    result = run_cli(*crawl_args(MAIN_CONFIG, database, site_server, "--concurrency", "4"))
+
+    assert result.returncode == 0, result.stderr
+    main = {url: _as_expected(row) for url, row in _records(crawled).items()}
+    assert {url: _as_expected(row) for url, row in _records(database).items()} == main

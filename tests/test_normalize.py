@@ -14,6 +14,7 @@ TEXT_CASES = [
     ("\u00a0 \u00a0", None),
     ("", None),
     ("« Lutte »", "« Lutte »"),
+    ("e\u200b\u0301te\u0301", "été"),
 ]
 
 
