@@ -85,6 +85,9 @@ _config_option = click.option(
 _db_option = click.option(
     "--db", "database_path", required=True, type=click.Path(dir_okay=False),
     help="SQLite database file; created if missing.")
+_existing_db_option = click.option(
+    "--db", "database_path", required=True, type=click.Path(dir_okay=False),
+    help="SQLite database file written by `pipeline crawl`.")
 _base_url_option = click.option(
     "--base-url", help="Send requests for the site's hosts to this mirror "
     "(e.g. http://127.0.0.1:8000); stored URLs stay on the site's host.")
@@ -95,9 +98,30 @@ def _check_base_url(base_url: str | None) -> None:
 
     if base_url is None:
         return
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(base_url)
+        parts.port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--base-url must be an absolute http(s) URL, got {base_url!r}")
+    if parts.path not in ("", "/") or parts.query:
+        raise ConfigError(f"--base-url must be an origin such as http://127.0.0.1:8000, "
+                          f"without a path, got {base_url!r}")
+
+
+def _check_database_path(database_path: str) -> None:
+    if not database_path.strip():
+        raise ConfigError("--db must name a database file, got ''")
+
+
+def _check_output_path(path: str | None) -> None:
+    """Refuse an output file that cannot be written before any work is done."""
+    if path is None:
+        return
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise ConfigError(f"--summary-json: folder {str(parent)!r} does not exist")
 
 
 @main.command()
@@ -108,7 +132,7 @@ def _check_base_url(base_url: str | None) -> None:
               help="Listing pages per start URL, at most (overrides listing.max_pages).")
 @click.option("--concurrency", type=click.IntRange(1, 64),
               help="Requests in flight, at most (overrides politeness.concurrency).")
-@click.option("--min-delay", type=click.FloatRange(min=0),
+@click.option("--min-delay", type=click.FloatRange(min=0, max=3600),
               help="Seconds between requests to one host (overrides "
               "politeness.min_delay_seconds).")
 @click.option("--full", is_flag=True, help="Run a full sweep: walk every listing page "
@@ -125,6 +149,8 @@ def crawl(config_path: str, database_path: str, base_url: str | None, max_pages:
 
     def action() -> int:
         _check_base_url(base_url)
+        _check_database_path(database_path)
+        _check_output_path(summary_json)
         config = load_config(config_path)
         options = CrawlOptions(base_url=base_url, max_pages=max_pages,
                                concurrency=concurrency, min_delay_seconds=min_delay,
@@ -147,11 +173,11 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     try:
         Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as error:
-        raise ConfigError(f"cannot write the summary: {error.strerror}", path=path) from None
+        raise PipelineError(f"{path}: cannot write the summary: {error.strerror}") from None
 
 
 @main.command()
-@_db_option
+@_existing_db_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @_logging_options
 def show(database_path: str, as_json: bool, quiet: bool, verbose: bool, log_format: str) -> None:
@@ -170,7 +196,7 @@ def show(database_path: str, as_json: bool, quiet: bool, verbose: bool, log_form
 
 @main.command()
 @_config_option
-@_db_option
+@_existing_db_option
 @click.option("--dry-run", is_flag=True, help="Report the changes without writing them.")
 @_logging_options
 def rebuild(config_path: str, database_path: str, dry_run: bool, quiet: bool, verbose: bool,
@@ -181,9 +207,9 @@ def rebuild(config_path: str, database_path: str, dry_run: bool, quiet: bool, ve
     def action() -> int:
         config = load_config(config_path)
         report = run_rebuild(config, database_path, dry_run=dry_run)
-        if not quiet:
+        if report.refusal or not quiet:
             click.echo(report.render())
-        return EXIT_OK
+        return report.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
     _run_reporting_errors(action, verbose=verbose)
@@ -216,7 +242,7 @@ def probe(config_path: str, base_url: str | None, offline: bool, database_path: 
 
 
 @main.command()
-@_db_option
+@_existing_db_option
 @click.option("--max-age", default="26h", show_default=True,
               help="Oldest acceptable last published run, e.g. 90m, 26h, 2d.")
 @_logging_options
@@ -236,7 +262,7 @@ def check(database_path: str, max_age: str, quiet: bool, verbose: bool, log_form
 
 @main.command()
 @_config_option
-@_db_option
+@_existing_db_option
 @_logging_options
 def prune(config_path: str, database_path: str, quiet: bool, verbose: bool,
           log_format: str) -> None:

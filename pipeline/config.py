@@ -59,7 +59,8 @@ Host = Annotated[str, AfterValidator(lambda host: host.lower())]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # TOML has real types: a string where a number belongs is a mistake to report.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SiteSection(_Section):
@@ -113,15 +114,26 @@ class DetailSection(_Section):
 
     @model_validator(mode="after")
     def _field_names_are_columns(self) -> DetailSection:
+        from pipeline.store import RESERVED_COLUMNS
+
         for name in self.fields:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"field name {name!r} must be lower_snake_case")
+            if name in RESERVED_COLUMNS:
+                raise ValueError(f"field name {name!r} is a built-in column of projects; "
+                                 "choose another name")
         return self
+
+
+def _check_contact(value: str) -> str:
+    if not value.strip() or any(ord(character) < 32 for character in value):
+        raise ValueError(f"contact must be one line, a URL or an e-mail address: {value!r}")
+    return value
 
 
 class FetchSection(_Section):
     # A URL or e-mail address where the site's webmaster can reach us.
-    contact: str
+    contact: Annotated[str, AfterValidator(_check_contact)]
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=4, ge=1)
     backoff_initial_seconds: float = Field(default=2.0, ge=0)
@@ -180,6 +192,16 @@ class SiteConfig(_Section):
     quality: QualitySection = QualitySection()
     storage: StorageSection = StorageSection()
 
+    @model_validator(mode="after")
+    def _required_fields_exist(self) -> SiteConfig:
+        from pipeline.store import CONTENT_FIELDS
+
+        for name in self.quality.required_fields:
+            if name not in CONTENT_FIELDS and name not in self.detail.fields:
+                raise ValueError(f"quality.required_fields names {name!r}, which is neither "
+                                 "a record field nor a detail.fields entry")
+        return self
+
     @property
     def user_agent(self) -> str:
         from pipeline import __version__
@@ -211,10 +233,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {error.strerror}", path=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", path=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not valid TOML: the file is not UTF-8", path=str(path)) from None
 
 
 def _first_problem(error: ValidationError) -> tuple[str, str]:
-    problem = error.errors()[0]
+    # An unknown key first: a typo in a required key also makes it "missing".
+    problems = sorted(error.errors(), key=lambda found: found["type"] != "extra_forbidden")
+    problem = problems[0]
     key = ".".join(str(part) for part in problem["loc"])
     kind = problem["type"]
     if kind == "extra_forbidden":

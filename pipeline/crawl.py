@@ -8,12 +8,15 @@ turns staged results into records.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections import Counter
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
@@ -25,6 +28,7 @@ from pipeline.errors import (
     FetchError,
     PermanentFetchError,
     QualityGateError,
+    SiteUnreachable,
 )
 from pipeline.fetch import FetchedPage, Fetcher, FetchOptions
 from pipeline.lock import hold_run_lock
@@ -46,6 +50,12 @@ logger = logging.getLogger(__name__)
 _IN_FLIGHT_PER_WORKER = 4
 
 ProgressCallback = Callable[[str, str], None]
+
+# Counters every run records, zero or not, so that queries on runs.counts find them.
+_RUN_COUNTERS = (
+    "requests", "not_modified", "skipped", "failed", "gone", "retries", "listing_pages",
+    "entries", "duplicates", "robots_disallowed", "off_host", "not_html", "replaced_pages",
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class _RunState:
     gate_problems: list[str] = field(default_factory=list)
     is_complete: bool = True
     deadline_hit: bool = False
+    is_site_unreachable: bool = False
     first_failure: str | None = None
 
 
@@ -167,6 +178,8 @@ class _Crawl:
         interrupted = store.mark_interrupted_runs(database, at=self.started_at)
         if interrupted:
             logger.warning("Marked %d earlier run(s) as interrupted", interrupted)
+        # Under the lock no other run is live: staged rows left behind are a dead run's.
+        store.clear_staging(database)
         self.is_full_sweep = options.is_full or self._full_sweep_due()
         self.fresh_since = self._last_publish_time()
         self.run_id = store.start_run(
@@ -206,16 +219,16 @@ class _Crawl:
 
         logger.info("Run %d: publishing %d projects", self.run_id, counts.get("projects_seen", 0),
                     extra={"run_id": self.run_id, "stage": "publish"})
-        publish_counts = publish_run(
-            self.database,
-            self.config,
-            run_id=self.run_id,
-            now=utc_now(),
-            is_complete_sweep=self._is_complete_sweep(),
-        )
-        counts.update(publish_counts)
-        status = "partial" if counts.get("failed") else "succeeded"
-        return self._end(status, counts=counts)
+        # Records and the run's end commit together; Ctrl-C waits for the commit.
+        with _signals_deferred(), store.transaction(self.database):
+            counts.update(publish_run(
+                self.database,
+                self.config,
+                run_id=self.run_id,
+                now=utc_now(),
+                is_complete_sweep=self._is_complete_sweep(),
+            ))
+            return self._end("partial" if counts["failed"] else "succeeded", counts=counts)
 
     def _nothing_read_reason(self) -> str:
         first = self.state.first_failure or "no start URL could be read"
@@ -243,7 +256,8 @@ class _Crawl:
             logger.debug("Could not record the end of run %d", self.run_id, exc_info=True)
 
     def _finish_counts(self) -> dict[str, Any]:
-        counts: dict[str, Any] = dict(self.state.counts)
+        counts: dict[str, Any] = {name: 0 for name in _RUN_COUNTERS}
+        counts.update(self.state.counts)
         counts["status_mix"] = dict(sorted(self.state.status_mix.items()))
         return counts
 
@@ -262,7 +276,7 @@ class _Crawl:
             self.in_flight: set[Future[_DetailResult]] = set()
             try:
                 for start_url in self.config.site.start_urls:
-                    if self.state.deadline_hit:
+                    if self.state.deadline_hit or self.state.is_site_unreachable:
                         break
                     self._walk_listing(start_url)
                 self._drain(until_empty=True)
@@ -526,7 +540,11 @@ class _Crawl:
         self._record_failure(error, kind="detail")
 
     def _record_failure(self, error: FetchError, *, kind: str) -> None:
-        if isinstance(error, DisallowedByRobots):
+        if isinstance(error, SiteUnreachable):
+            self.state.is_site_unreachable = True
+            self.state.is_complete = False
+            kind, counter = "unreachable", "failed"
+        elif isinstance(error, DisallowedByRobots):
             kind, counter = "robots", "robots_disallowed"
         elif isinstance(error, DeadlineExceeded):
             self.state.deadline_hit = True
@@ -542,9 +560,25 @@ class _Crawl:
         store.save_failure(self.database, run_id=self.run_id, url=error.url, kind=kind,
                            status=error.status, error=error.reason, attempts=error.attempts,
                            failed_at=utc_now())
+        if kind == "unreachable":
+            return  # The fetcher said it once; the run's last line says it again.
         level = logging.WARNING if counter in ("robots_disallowed", "off_host") else logging.ERROR
         logger.log(level, "Gave up on %s: %s (%s attempt(s))", error.url, error.reason,
                    error.attempts, extra={"url": error.url, "run_id": self.run_id})
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, so a publish is never cut in half."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _age(timestamp: str) -> timedelta:

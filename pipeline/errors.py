@@ -6,6 +6,7 @@
     │   ├── TransientFetchError      worth retrying: timeouts, resets, 5xx, 429
     │   └── PermanentFetchError      not worth retrying: 4xx, refused by policy
     │       ├── DisallowedByRobots   robots.txt forbids the URL (skipped, not failed)
+    │       ├── SiteUnreachable      robots.txt cannot be read: nothing on the host is fetched
     │       └── DeadlineExceeded     the run's wall-clock deadline has passed
     ├── ParseError                1  a page the parser cannot read at all
     ├── StorageError              1  the database cannot be read or written
@@ -71,6 +72,10 @@ class PermanentFetchError(FetchError):
 
 class DisallowedByRobots(PermanentFetchError):
     """Raised by the fetcher before requesting a URL that robots.txt forbids."""
+
+
+class SiteUnreachable(PermanentFetchError):
+    """Raised by the fetcher for every URL of a host whose robots.txt cannot be read."""
 
 
 class DeadlineExceeded(PermanentFetchError):

@@ -28,12 +28,14 @@ from tenacity import (
 )
 
 from pipeline.charset import DecodedBody, decode_body
-from pipeline.config import SiteConfig
+from pipeline.config import FetchSection, SiteConfig
 from pipeline.errors import (
+    ConfigError,
     DeadlineExceeded,
     DisallowedByRobots,
     FetchError,
     PermanentFetchError,
+    SiteUnreachable,
     TransientFetchError,
 )
 from pipeline.normalize import normalize_url, utc_now
@@ -154,6 +156,13 @@ class Fetcher:
 
     def _open_client(self) -> httpx.Client:
         fetch = self.config.fetch
+        try:
+            return self._client_with(fetch)
+        except ImportError as error:
+            # httpx needs an extra package for a SOCKS proxy named in ALL_PROXY.
+            raise ConfigError(f"the proxy set in the environment cannot be used: {error}") from None
+
+    def _client_with(self, fetch: FetchSection) -> httpx.Client:
         return httpx.Client(
             headers={
                 "User-Agent": self.config.user_agent,
@@ -437,7 +446,7 @@ class Fetcher:
         rules = self._robots_for(url)
         if isinstance(rules, FetchError):
             # RFC 9309: while robots.txt cannot be read, assume everything is disallowed.
-            raise PermanentFetchError(
+            raise SiteUnreachable(
                 f"robots.txt unreachable ({rules.reason}); nothing on this host is fetched",
                 url=url,
                 status=rules.status,
@@ -464,7 +473,7 @@ class Fetcher:
         except FetchError as error:
             if error.status is not None and 400 <= error.status < 500:
                 return None
-            logger.error(
+            logger.warning(
                 "robots.txt at %s cannot be read (%s); fetching nothing on this host",
                 robots_url,
                 error.reason,

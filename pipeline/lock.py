@@ -6,13 +6,14 @@ so a lock left by a killed run never blocks the next one.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from filelock import FileLock, Timeout
 
-from pipeline.errors import LockedError
+from pipeline.errors import LockedError, StorageError
 
 
 def lock_path_for(database_path: str | Path) -> Path:
@@ -21,11 +22,23 @@ def lock_path_for(database_path: str | Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def _check_lock_file(path: Path) -> None:
+    """Tell "cannot create the lock file" apart from "another run holds it"."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError as error:
+        raise StorageError(
+            f"cannot create the lock file {path}: {error.strerror}; "
+            "the database's folder must be writable"
+        ) from None
+
+
 @contextmanager
 def hold_run_lock(database_path: str | Path) -> Iterator[None]:
     """Hold the database's run lock, or raise LockedError at once if another run has it."""
     path = lock_path_for(database_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_lock_file(path)
     lock = FileLock(str(path), timeout=0)
     try:
         lock.acquire()

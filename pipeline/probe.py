@@ -23,6 +23,7 @@ from pipeline.report import open_existing
 # Reads a page's HTML by URL, from the site or from the raw store.
 PageReader = Callable[[str], str]
 
+EXIT_UNREACHABLE = 3
 EXIT_SELECTOR_BROKEN = 4
 _SAMPLES = 3
 _SAMPLE_CHARS = 70
@@ -48,8 +49,12 @@ class ProbeReport:
     lines: list[SelectorLine] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    is_unreachable: bool = False
+
     @property
     def exit_status(self) -> int:
+        if self.is_unreachable:
+            return EXIT_UNREACHABLE
         broken = any(line.is_required and line.matches == 0 for line in self.lines)
         return EXIT_SELECTOR_BROKEN if broken or self.problems else 0
 
@@ -92,6 +97,7 @@ def _probe(config: SiteConfig, read: PageReader) -> ProbeReport:
         first_html = read(first_url)
     except (FetchError, PipelineError) as error:
         report.problems.append(f"cannot read the first listing page: {error}")
+        report.is_unreachable = True
         return report
     report.pages["first listing page"] = first_url
     _probe_listing(config, "first listing", first_html, first_url, report)

@@ -137,22 +137,22 @@ def publish_run(
     now: str,
     is_complete_sweep: bool,
 ) -> dict[str, int]:
-    """Write a run's records, their changes and removals in one transaction.
+    """Write a run's records, their changes and removals.
 
-    Idempotent over unchanged input: content fields and updated_at only move
-    on a real change.
+    Call it inside one transaction (store.transaction) with the run's own end,
+    so that readers see all of a run or none of it. Idempotent over unchanged
+    input: content fields and updated_at only move on a real change.
     """
     counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "returned": 0}
-    with store.transaction(database):
-        seen: set[str] = set()
-        for link, entry, found in store.iter_staged_projects(database, run_id):
-            url = publish_record(database, config, link=link, entry=entry, found=found,
-                                 run_id=run_id, now=now, is_complete_sweep=is_complete_sweep,
-                                 counts=counts)
-            if url:
-                seen.add(url)
-        if is_complete_sweep:
-            _mark_missing(database, config, seen, run_id, now, counts)
+    seen: set[str] = set()
+    for link, entry, found in store.iter_staged_projects(database, run_id):
+        url = publish_record(database, config, link=link, entry=entry, found=found,
+                             run_id=run_id, now=now, is_complete_sweep=is_complete_sweep,
+                             counts=counts)
+        if url:
+            seen.add(url)
+    if is_complete_sweep:
+        _mark_missing(database, config, seen, run_id, now, counts)
     return counts
 
 

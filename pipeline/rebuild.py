@@ -23,7 +23,7 @@ from pipeline.normalize import utc_now
 from pipeline.parse import parse_listing
 from pipeline.pool import ParsePool, default_processes
 from pipeline.publish import publish_record
-from pipeline.report import open_existing
+from pipeline.report import open_existing, require_database
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +41,20 @@ class RebuildReport:
     changed: int = 0
     without_raw_page: int = 0
     fields: Counter[str] = field(default_factory=Counter)
+    refusal: str | None = None
+
+    @property
+    def exit_status(self) -> int:
+        return 4 if self.refusal else 0
 
     def render(self) -> str:
         verb = "would change" if self.is_dry_run else "changed"
         lines = [f"rebuild {self.run_id}: {self.records} records re-derived, "
                  f"{self.changed} {verb}, {self.without_raw_page} without a stored page"]
         lines += [f"  {name}: {count}" for name, count in sorted(self.fields.items())]
-        if self.is_dry_run:
+        if self.refusal:
+            lines.append(f"refused: {self.refusal}")
+        elif self.is_dry_run:
             lines.append("dry run: nothing was written")
         return "\n".join(lines)
 
@@ -57,6 +64,7 @@ def run_rebuild(config: SiteConfig, database_path: str | Path, *, dry_run: bool)
 
     Raises LockedError when a crawl holds the database.
     """
+    require_database(database_path)
     # Workers are forked first, so that they never inherit the lock or the database.
     with ParsePool(config, processes=default_processes()) as parser, \
             hold_run_lock(database_path):
@@ -77,6 +85,7 @@ def _rebuild(
     report = RebuildReport(run_id, dry_run)
     listing_entries = _listing_entries(config, database)
     counts: dict[str, int] = Counter()
+    before = _fill_rates(database, config.quality.required_fields)
     database.execute("BEGIN IMMEDIATE")
     try:
         for batch in _batches(_project_urls(database)):
@@ -86,13 +95,43 @@ def _rebuild(
         report.fields.update(dict(database.execute(
             "SELECT field, COUNT(*) FROM changes WHERE run_id = ? GROUP BY field", (run_id,)
         ).fetchall()))
+        report.refusal = _refusal(config, before, _fill_rates(database, config.quality.required_fields))
     except BaseException:
         database.execute("ROLLBACK")
         raise
-    database.execute("ROLLBACK" if dry_run else "COMMIT")
-    store.finish_run(database, run_id, status="dry-run" if dry_run else "succeeded",
-                     ended_at=utc_now(), counts={**counts, "records": report.records})
+    database.execute("ROLLBACK" if dry_run or report.refusal else "COMMIT")
+    status = "refused" if report.refusal else "dry-run" if dry_run else "succeeded"
+    store.finish_run(database, run_id, status=status, ended_at=utc_now(),
+                     counts={**counts, "records": report.records}, reason=report.refusal)
     return report
+
+
+def _fill_rates(database: sqlite_utils.Database, fields: list[str]) -> dict[str, float]:
+    """Share of current records with each field filled."""
+    total = database.execute("SELECT COUNT(*) FROM current_projects").fetchone()[0]
+    rates = {}
+    for name in fields:
+        filled = database.execute(
+            f"SELECT COUNT(*) FROM current_projects WHERE [{name}] IS NOT NULL"
+        ).fetchone()[0]
+        rates[name] = filled / total if total else 1.0
+    return rates
+
+
+def _refusal(config: SiteConfig, before: dict[str, float], after: dict[str, float]) -> str | None:
+    """Why the rebuilt records must not be kept: the crawl's quality gate, applied
+    to the whole dataset. None when they may."""
+    quality = config.quality
+    for name, rate in after.items():
+        drop_points = (before[name] - rate) * 100
+        if rate < before[name] and 1 - rate > quality.max_empty_ratio:
+            return (f"field {name!r} would be empty on {1 - rate:.0%} of the records "
+                    f"(quality.max_empty_ratio allows {quality.max_empty_ratio:.0%}); "
+                    "nothing was written")
+        if drop_points > quality.max_fill_drop_points:
+            return (f"field {name!r} fill rate would fall from {before[name]:.0%} to "
+                    f"{rate:.0%} (quality.max_fill_drop_points); nothing was written")
+    return None
 
 
 def _project_urls(database: sqlite_utils.Database) -> list[str]:

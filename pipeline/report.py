@@ -22,10 +22,15 @@ _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def open_existing(database_path: str | Path) -> sqlite_utils.Database:
-    """Open a database that must already exist (readers never create one)."""
+def require_database(database_path: str | Path) -> None:
+    """Raise StorageError unless a database file is there."""
     if not Path(database_path).is_file():
         raise StorageError("no database here; run `pipeline crawl` first", path=str(database_path))
+
+
+def open_existing(database_path: str | Path) -> sqlite_utils.Database:
+    """Open a database that must already exist (readers never create one)."""
+    require_database(database_path)
     return store.open_database(database_path)
 
 
@@ -110,9 +115,12 @@ class Freshness:
 def parse_age(text: str) -> timedelta:
     """'90m', '26h', '2d' as a timedelta; raises ConfigError otherwise."""
     found = _AGE.match(text)
-    if not found:
-        raise ConfigError(f"--max-age must look like 90m, 26h or 2d, got {text!r}")
-    return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
+    try:
+        if found:
+            return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
+    except OverflowError:
+        pass
+    raise ConfigError(f"--max-age must look like 90m, 26h or 2d, got {text!r}")
 
 
 def check_freshness(database_path: str | Path, *, max_age: timedelta) -> Freshness:
@@ -150,6 +158,7 @@ def _human(age: timedelta) -> str:
 
 def run_prune(database_path: str | Path, *, keep_versions: int) -> int:
     """Delete old raw page versions under the run lock, then vacuum; returns rows deleted."""
+    require_database(database_path)
     with hold_run_lock(database_path):
         database = open_existing(database_path)
         try:

@@ -27,6 +27,16 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
+# Columns of projects that a configured extra field may not take as its name.
+RESERVED_COLUMNS = frozenset(
+    "url title title_source summary description language canonical_url image_url "
+    "published_at modified_at alternates themes detail_themes listing_themes "
+    "detail_link listing_title listing_summary detail_title listing_url "
+    "listing_position first_seen_at last_seen_at updated_at detail_fetched_at "
+    "last_status last_changed_run_id last_seen_run_id parser_version removed_at "
+    "missed_sweeps rowid".split()
+)
+
 # Content fields: a change to any of these is a change of the record.
 CONTENT_FIELDS = (
     "title",
@@ -568,10 +578,12 @@ def _staged_detail(database: sqlite_utils.Database, run_id: int, link: str) -> d
             "detail": json.loads(detail) if detail else None}
 
 
-def clear_staging(database: sqlite_utils.Database, *, run_id: int) -> None:
-    """Drop a run's staged rows once they are published or refused."""
-    database.execute("DELETE FROM staged_entries WHERE run_id = ?", (run_id,))
-    database.execute("DELETE FROM staged_details WHERE run_id = ?", (run_id,))
+def clear_staging(database: sqlite_utils.Database, *, run_id: int | None = None) -> None:
+    """Drop a run's staged rows once they are published or refused; every run's
+    when run_id is None."""
+    where, parameters = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+    database.execute(f"DELETE FROM staged_entries {where}", parameters)
+    database.execute(f"DELETE FROM staged_details {where}", parameters)
 
 
 # Records ---------------------------------------------------------------------

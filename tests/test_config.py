@@ -34,8 +34,15 @@ def test_bundled_config_loads_with_its_politeness_defaults() -> None:
         ('"https://parispeaceforum.org/projects/",', '"ftp://parispeaceforum.org/projects/",',
          "site.start_urls.0: not an absolute http(s) URL: 'ftp://parispeaceforum.org/projects/'"),
         ("concurrency = 1", 'concurrency = "many"',
-         "politeness.concurrency: Input should be a valid integer, unable to parse string "
-         "as an integer (got 'many')"),
+         "politeness.concurrency: Input should be a valid integer (got 'many')"),
+        ("concurrency = 1", 'concurrency = "1"',
+         "politeness.concurrency: Input should be a valid integer (got '1')"),
+        ("[detail.fields.organization]", "[detail.fields.title]",
+         "detail: field name 'title' is a built-in column of projects; choose another name"),
+        ('entry = "article.project-card"', 'entyr = "article.project-card"',
+         "listing.entyr: unknown key"),
+        ('contact = "mailto:dataset-maintainer@example.org"', 'contact = "a\\nb"',
+         "fetch.contact: contact must be one line, a URL or an e-mail address: 'a\\nb'"),
         ('allowed_hosts = ["parispeaceforum.org", "www.parispeaceforum.org"]',
          'allowed_hosts = ["example.org"]',
          "site: start URL 'https://parispeaceforum.org/projects/' is not on an allowed host"),
@@ -70,6 +77,16 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
         2, f"error: {config}: not valid TOML: Invalid value (at end of document)\n")
 
 
+def test_config_that_is_not_utf8(tmp_path: Path) -> None:
+    config = tmp_path / "latin1.toml"
+    config.write_bytes("name = 'Forum de la paix é'".encode("latin-1"))
+
+    result = run_cli("crawl", "--config", str(config), "--db", str(tmp_path / "db.sqlite"))
+
+    assert (result.returncode, result.stderr) == (
+        2, f"error: {config}: not valid TOML: the file is not UTF-8\n")
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     result = run_cli("crawl", "--config", str(tmp_path / "none.toml"), "--db", "x.db")
 
@@ -90,3 +107,41 @@ def test_unknown_option_is_a_usage_error() -> None:
 
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == "Error: No such option '--fast'."
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--db", ""], "error: --db must name a database file, got ''"),
+        (["--base-url", "http://[::1"], "error: --base-url must be an absolute http(s) URL, got 'http://[::1'"),
+        (["--base-url", "http://127.0.0.1:99999"],
+         "error: --base-url must be an absolute http(s) URL, got 'http://127.0.0.1:99999'"),
+        (["--base-url", "http://127.0.0.1:8000/sub"],
+         "error: --base-url must be an origin such as http://127.0.0.1:8000, without a path, "
+         "got 'http://127.0.0.1:8000/sub'"),
+        (["--summary-json", "/nonexistent-folder/x.json"],
+         "error: --summary-json: folder '/nonexistent-folder' does not exist"),
+    ],
+)
+def test_bad_crawl_flags_are_one_line_usage_errors(tmp_path: Path, extra: list[str], message: str) -> None:
+    arguments = ["crawl", "--config", str(MAIN_CONFIG), "--db", str(tmp_path / "db.sqlite"), *extra]
+
+    result = run_cli(*arguments)
+
+    assert (result.returncode, result.stderr) == (2, message + "\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lock_file_that_cannot_be_created_is_not_a_busy_database(tmp_path: Path) -> None:
+    result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", "/proc/x.db")
+
+    assert (result.returncode, result.stderr) == (
+        1, "error: cannot create the lock file /proc/x.db.lock: No such file or directory; "
+           "the database's folder must be writable\n")
+
+
+def test_absurd_max_age_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("check", "--db", str(tmp_path / "db.sqlite"), "--max-age", "99999999999d")
+
+    assert (result.returncode, result.stderr) == (
+        2, "error: --max-age must look like 90m, 26h or 2d, got '99999999999d'\n")

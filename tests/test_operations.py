@@ -74,6 +74,7 @@ def test_kill_during_listing_or_details_loses_nothing(published: Path, site_serv
         {"id": 1, "status": "succeeded"}, {"id": 2, "status": "interrupted"},
         {"id": 3, "status": "succeeded"}]
     assert read_rows(published, CONTENT) == before
+    assert read_rows(published, "SELECT COUNT(*) AS n FROM staged_entries") == [{"n": 0}]
 
 
 def test_kill_during_publishing_leaves_old_or_new_records_whole(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
@@ -367,3 +368,35 @@ def test_sigterm_records_the_run_as_interrupted(published: Path, site_server) ->
     assert read_rows(published, "SELECT id, status FROM runs ORDER BY id") == [
         {"id": 1, "status": "succeeded"}, {"id": 2, "status": "interrupted"}]
     assert _integrity(published) == "ok"
+
+
+def test_rebuild_that_would_empty_a_required_field_is_refused(published: Path, tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text(MAIN_CONFIG.read_text(encoding="utf-8").replace(
+        'content = ".entry-content"', 'content = ".post-body"'), encoding="utf-8")
+    before = read_rows(published, CONTENT)
+
+    result = run_cli("rebuild", "--config", str(config), "--db", str(published))
+
+    assert result.returncode == 4
+    assert result.stdout.splitlines()[-1] == (
+        "refused: field 'description' would be empty on 100% of the records "
+        "(quality.max_empty_ratio allows 20%); nothing was written")
+    assert read_rows(published, CONTENT) == before
+    assert read_rows(published, "SELECT kind, status FROM runs WHERE id = 2") == [
+        {"kind": "rebuild", "status": "refused"}]
+
+
+def test_unreachable_site_fails_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "down.toml"
+    config.write_text(MAIN_CONFIG.read_text(encoding="utf-8").replace(
+        "backoff_initial_seconds = 2", "backoff_initial_seconds = 0"), encoding="utf-8")
+
+    result = run_cli("crawl", "--quiet", "--config", str(config), "--db", str(tmp_path / "db.sqlite"),
+                     "--base-url", "http://127.0.0.1:9")
+
+    assert (result.returncode, result.stdout) == (3, "")
+    assert result.stderr == (
+        "failed: no listing page could be read; first failure: "
+        "https://parispeaceforum.org/projects/: robots.txt unreachable (cannot connect: "
+        "[Errno 111] Connection refused); nothing on this host is fetched\n")
