@@ -51,3 +51,22 @@ def test_readme_documents_every_table_column(tmp_path) -> None:  # type: ignore[
     database.close()
 
     assert missing == []
+
+
+def test_datasette_metadata_describes_every_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    metadata = json.loads((PROJECT_ROOT / "config" / "datasette-metadata.json").read_text(encoding="utf-8"))
+    database = store.open_database(tmp_path / "db.sqlite")
+    from pipeline.config import load_config
+
+    store.ensure_field_columns(database, list(load_config(MAIN_CONFIG).detail.fields))
+    missing = []
+    for name, described in metadata["databases"].items():
+        for table in ("projects", "runs", "raw_pages", "project_themes", "changes", "fetch_failures"):
+            columns = described["tables"][table].get("columns", {})
+            missing += [f"{name}.{table}.{c}" for c in database[table].columns_dict if c not in columns]
+    database.close()
+
+    assert sorted(metadata["databases"]) == ["demo", "projects"]
+    assert missing == []
