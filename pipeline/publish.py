@@ -205,9 +205,15 @@ def publish_record(
         store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
                           field=name, old_value=old, new_value=new)
     theme_names = row.pop("_theme_names")
-    store.save_project(database, row)
-    store.save_project_themes(database, url, theme_names)
+    if stored is None or _differs(stored, row):
+        store.save_project(database, row)
+        store.save_project_themes(database, url, theme_names)
     return url
+
+
+def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether writing the row would change anything (a rebuild often would not)."""
+    return any(_comparable(stored.get(name)) != _comparable(value) for name, value in row.items())
 
 
 def _stored_detail(stored: dict[str, Any] | None, config: SiteConfig) -> dict[str, Any]:

@@ -251,6 +251,21 @@ def _migrate_to_3(database: sqlite_utils.Database) -> None:
         database["projects"].enable_fts(  # type: ignore[union-attr]
             ["title", "summary", "description"], create_triggers=True, tokenize="unicode61"
         )
+    # Every run updates bookkeeping columns; re-index only when indexed text moves.
+    database.executescript(
+        """
+        DROP TRIGGER IF EXISTS projects_au;
+        CREATE TRIGGER projects_au AFTER UPDATE ON projects
+        WHEN old.title IS NOT new.title OR old.summary IS NOT new.summary
+            OR old.description IS NOT new.description
+        BEGIN
+            INSERT INTO projects_fts (projects_fts, rowid, title, summary, description)
+                VALUES ('delete', old.rowid, old.title, old.summary, old.description);
+            INSERT INTO projects_fts (rowid, title, summary, description)
+                VALUES (new.rowid, new.title, new.summary, new.description);
+        END;
+        """
+    )
 
 
 _MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
