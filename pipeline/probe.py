@@ -17,7 +17,8 @@ from pipeline.config import SiteConfig
 from pipeline.errors import FetchError, PipelineError
 from pipeline.fetch import Fetcher, FetchOptions
 from pipeline.normalize import normalize_text, normalize_url
-from pipeline.parse import inline_text, parse_detail, parse_listing
+from pipeline.parse import parse_detail, parse_listing
+from pipeline.text import inline_text
 from pipeline.report import open_existing
 
 # Reads a page's HTML by URL, from the site or from the raw store.

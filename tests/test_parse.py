@@ -7,7 +7,8 @@ from conftest import FIXTURES, MAIN_CONFIG
 from selectolax.lexbor import LexborHTMLParser
 
 from pipeline.config import load_config
-from pipeline.parse import block_text, parse_detail, parse_listing
+from pipeline.parse import parse_detail, parse_listing
+from pipeline.text import block_text
 
 CONFIG = load_config(MAIN_CONFIG)
 SITE = FIXTURES / "site"
