@@ -173,3 +173,25 @@ def test_concurrent_crawl_gives_the_same_records(tmp_path: Path, crawled: Path, 
     assert result.returncode == 0, result.stderr
     main = {url: _as_expected(row) for url, row in _records(crawled).items()}
     assert {url: _as_expected(row) for url, row in _records(database).items()} == main
+
+
+def test_record_key_is_the_detail_url_after_redirects(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    moved = site_copy / "projects" / "digimente.v2"
+    moved.mkdir()
+    (moved / "index.html").write_bytes((site_copy / "projects" / "digimente" / "index.html").read_bytes())
+    for page in [*site_copy.glob("index@*.html"), *site_copy.glob("**/page/*/index*.html"),
+                 site_copy / "projects" / "index.html"]:
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("/projects/digimente/", "/projects/digimente.v2"), encoding="utf-8")
+    database = tmp_path / "db.sqlite"
+
+    first = run_cli(*crawl_args(MAIN_CONFIG, database, site_server))
+    second = run_cli(*crawl_args(MAIN_CONFIG, database, site_server, "--full"))
+    rows = read_rows(database, "SELECT url, detail_link, title FROM projects WHERE title = 'DigiMENTE'")
+
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert rows == [{"url": "https://parispeaceforum.org/projects/digimente.v2/",
+                     "detail_link": "https://parispeaceforum.org/projects/digimente.v2",
+                     "title": "DigiMENTE"}]
+    assert read_rows(database, "SELECT COUNT(*) AS n FROM projects") == [{"n": 27}]
+    assert "projects 0 new, 0 changed, 27 unchanged" in second.stdout
