@@ -338,7 +338,9 @@ class _Crawl:
             return None
         self.progress("listing", url)
         text, body_bytes = self._page_text(url, page, raw)
-        listing = parse_listing(text, page_url=url, listing=self.config.listing)
+        # Relative links resolve against where the page ended up after redirects.
+        final_url = raw.final_url if page.is_not_modified and raw else page.final_url
+        listing = parse_listing(text, page_url=final_url, listing=self.config.listing)
         self.state.counts["listing_pages"] += 1
         self.state.counts["entries"] += len(listing.entries)
         if not listing.entries and body_bytes > self.config.quality.empty_listing_min_bytes:

@@ -147,7 +147,7 @@ def _listing_entries(config: SiteConfig, database: sqlite_utils.Database) -> dic
     """Every detail link's entry as the newest stored listing pages show it."""
     entries: dict[str, Any] = {}
     for raw in store.iter_latest_raw_pages(database, kind="listing"):
-        listing = parse_listing(raw.text, page_url=raw.url, listing=config.listing)
+        listing = parse_listing(raw.text, page_url=raw.final_url, listing=config.listing)
         for entry in listing.entries:
             entries.setdefault(entry.detail_url, entry)
     return entries
