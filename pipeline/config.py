@@ -145,6 +145,9 @@ class FetchSection(_Section):
     max_redirects: int = Field(default=5, ge=0)
     # The whole run stops fetching after this, so it cannot hold a cron slot.
     run_deadline_seconds: float = Field(default=3600.0, gt=0)
+    # After this many URLs in a row given up on transient faults, a host is
+    # taken as down for the rest of the run instead of being retried URL by URL.
+    host_down_after_failures: int = Field(default=3, ge=1)
 
 
 class PolitenessSection(_Section):

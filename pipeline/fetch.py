@@ -149,6 +149,8 @@ class Fetcher:
         self._deadline = clock() + config.fetch.run_deadline_seconds
         self._mirror = _mirror_origin(options.base_url)
         self._turns: dict[str, _HostTurns] = {}
+        self._failures_in_a_row: dict[str, int] = {}
+        self._hosts_down: dict[str, str] = {}
         self._robots: dict[str, Protego | FetchError | None] = {}
         self._state_lock = threading.Lock()
         self._robots_lock = threading.Lock()
@@ -203,6 +205,7 @@ class Fetcher:
         subclasses carrying the URL, status and attempts.
         """
         self.check_allowed(url, url)
+        self._check_host_up(url)
         self._check_robots(url)
         return self._fetch_retrying(url, etag, last_modified)
 
@@ -217,16 +220,44 @@ class Fetcher:
             sleep=self._sleep,
             reraise=True,
         )
+        host = urlsplit(url).hostname or ""
         try:
             for attempt in retrying:
                 with attempt:
                     number = attempt.retry_state.attempt_number
-                    return self._fetch_following(url, etag, last_modified, number)
+                    page = self._fetch_following(url, etag, last_modified, number)
+                    self._note_host_answered(host)
+                    return page
         except FetchError as error:
             with self._state_lock:
                 self.stats.gave_up += 1
+            if isinstance(error, TransientFetchError):
+                self._note_host_failed(host, error)
             raise error
         raise AssertionError("tenacity either returns or raises")
+
+    def _note_host_answered(self, host: str) -> None:
+        with self._state_lock:
+            self._failures_in_a_row[host] = 0
+
+    def _note_host_failed(self, host: str, error: FetchError) -> None:
+        """Count URLs given up in a row; past the limit the host is taken as down."""
+        limit = self.config.fetch.host_down_after_failures
+        with self._state_lock:
+            self._failures_in_a_row[host] = self._failures_in_a_row.get(host, 0) + 1
+            if self._failures_in_a_row[host] >= limit and host not in self._hosts_down:
+                self._hosts_down[host] = error.reason
+                logger.warning(
+                    "%s gave up on %d URLs in a row (last: %s); skipping the rest of it "
+                    "for this run (fetch.host_down_after_failures)", host, limit, error.reason)
+
+    def _check_host_up(self, url: str) -> None:
+        host = urlsplit(url).hostname or ""
+        reason = self._hosts_down.get(host)
+        if reason is not None:
+            raise SiteUnreachable(
+                f"host stopped answering ({reason}); the rest of it is skipped this run",
+                url=url, attempts=0)
 
     def _wait_before_retry(self, state: RetryCallState) -> float:
         fetch = self.config.fetch

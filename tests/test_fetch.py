@@ -28,6 +28,7 @@ from pipeline.errors import (
     DeadlineExceeded,
     DisallowedByRobots,
     PermanentFetchError,
+    SiteUnreachable,
     TransientFetchError,
 )
 from pipeline.fetch import Fetcher, FetchOptions
@@ -743,3 +744,35 @@ def test_proxy_from_the_environment_is_used(
     # A proxy is sent the whole URL as the request target.
     assert server.requests[0].target == "http://parispeaceforum.org/page/proxied/"
     assert page.body == b"<p>proxied</p>"
+
+
+def test_host_that_fails_url_after_url_is_skipped_for_the_rest_of_the_run(
+    server: FaultServer, clock: FakeClock
+) -> None:
+    with open_fetcher(server, clock) as fetcher:
+        for name in ("a", "b", "c"):
+            with pytest.raises(TransientFetchError):
+                fetcher.fetch(f"{SITE}/status/503/?{name}")
+        with pytest.raises(SiteUnreachable) as caught:
+            fetcher.fetch(f"{SITE}/page/after/")
+
+    assert len(server.requests.paths()) == 9
+    assert "/page/after/" not in server.requests.paths()
+    assert caught.value.reason == (
+        "host stopped answering (HTTP 503); the rest of it is skipped this run")
+    assert caught.value.attempts == 0
+
+
+def test_a_page_that_answers_resets_the_count_of_failures(
+    server: FaultServer, clock: FakeClock
+) -> None:
+    with open_fetcher(server, clock) as fetcher:
+        for name in ("a", "b"):
+            with pytest.raises(TransientFetchError):
+                fetcher.fetch(f"{SITE}/status/503/?{name}")
+        fetcher.fetch(f"{SITE}/page/fine/")
+        with pytest.raises(TransientFetchError):
+            fetcher.fetch(f"{SITE}/status/503/?c")
+        page = fetcher.fetch(f"{SITE}/page/still-fetched/")
+
+    assert page.status == 200
