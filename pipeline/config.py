@@ -6,8 +6,11 @@ site's file; every default lives here, grouped by the stage that uses it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -204,6 +207,20 @@ class SiteConfig(_Section):
                 raise ValueError(f"quality.required_fields names {name!r}, which is neither "
                                  "a record field nor a detail.fields entry")
         return self
+
+    @cached_property
+    def parser_version(self) -> str:
+        """The code's parser version plus a digest of the selectors: stored with
+        every record, so that a change of either re-parses stored pages."""
+        from pipeline import PARSER_VERSION
+
+        extraction = {
+            "listing": self.listing.model_dump(),
+            "detail": self.detail.model_dump(),
+            "site": [self.site.theme_parameter, self.site.title_suffixes],
+        }
+        text = json.dumps(extraction, sort_keys=True)
+        return f"{PARSER_VERSION}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
     @property
     def user_agent(self) -> str:

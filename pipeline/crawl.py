@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
-from pipeline import PARSER_VERSION
 from pipeline.config import SiteConfig
 from pipeline.errors import (
     DeadlineExceeded,
@@ -122,6 +121,8 @@ class _DetailResult:
     # The stored page a 304 confirmed, and a new body packed for the store.
     raw_id: int | None = None
     packed_body: bytes | None = None
+    # The page the detail fields were parsed from.
+    sha256: str | None = None
 
 
 @dataclass
@@ -187,7 +188,7 @@ class _Crawl:
             kind="crawl",
             started_at=self.started_at,
             is_full_sweep=self.is_full_sweep,
-            parser_version=PARSER_VERSION,
+            parser_version=config.parser_version,
         )
 
     def _full_sweep_due(self) -> bool:
@@ -459,15 +460,24 @@ class _Crawl:
 
     def _resolve_unfetched(self, job: _DetailJob) -> _DetailResult:
         """A detail page not requested this run: the stored record stands, or the
-        stored raw page is parsed when no record holds it yet."""
+        stored raw page is parsed when the record does not hold its fields yet."""
         self.state.counts["skipped"] += 1
-        if job.stored is not None and job.stored.get("parser_version") == PARSER_VERSION \
-                and job.stored.get("detail_fetched_at"):
-            return _DetailResult(job.link, "kept", job.stored["url"], job.stored.get("last_status"))
-        if job.raw is not None:
+        if job.raw is not None and not self._record_holds(job.stored, job.raw):
             detail = self._parse_detail(job.raw.text, job.raw.final_url)
-            return _DetailResult(job.link, "parsed", job.raw.final_url, job.raw.status, detail=detail)
+            return _DetailResult(job.link, "parsed", job.raw.final_url, job.raw.status,
+                                 detail=detail, sha256=job.raw.sha256)
+        if job.stored is not None:
+            return _DetailResult(job.link, "kept", job.stored["url"], job.stored.get("last_status"))
         return _DetailResult(job.link, "kept", job.link)
+
+    def _record_holds(self, stored: dict[str, Any] | None, raw: store.RawPage) -> bool:
+        """Whether a record's fields were parsed from this very page, by this parser
+        and these selectors: then parsing the page again would change nothing."""
+        return (
+            stored is not None
+            and stored.get("parser_version") == self.config.parser_version
+            and stored.get("detail_sha256") == raw.sha256
+        )
 
     def _fetch_detail(self, job: _DetailJob) -> _DetailResult:
         """Runs in a worker thread: fetch, then parse when the page is new or changed."""
@@ -482,18 +492,17 @@ class _Crawl:
             return _DetailResult(job.link, "not-html", page.final_url, page.status, page=page,
                                  packed_body=store.pack_body(page.body))
         if page.is_not_modified and raw is not None:
-            stored = job.stored
-            if stored is not None and stored.get("parser_version") == PARSER_VERSION \
-                    and stored.get("detail_fetched_at"):
-                return _DetailResult(job.link, "not-modified", stored["url"], 304, page=page,
+            if job.stored is not None and self._record_holds(job.stored, raw):
+                return _DetailResult(job.link, "not-modified", job.stored["url"], 304, page=page,
                                      raw_id=raw.id)
             detail = self._parse_detail(raw.text, raw.final_url)
             return _DetailResult(job.link, "parsed", raw.final_url, 304, page=page, detail=detail,
-                                 raw_id=raw.id)
+                                 raw_id=raw.id, sha256=raw.sha256)
         detail = self._parse_detail(page.text, page.final_url)
         # Packed here, off the main thread: zlib releases the GIL.
         return _DetailResult(job.link, "parsed", page.final_url, page.status, page=page,
-                             detail=detail, packed_body=store.pack_body(page.body))
+                             detail=detail, packed_body=store.pack_body(page.body),
+                             sha256=page.sha256)
 
     def _parse_detail(self, html: str, url: str) -> dict[str, Any]:
         parsed = parse_detail(html, page_url=url, detail=self.config.detail, site=self.config.site)
@@ -527,7 +536,7 @@ class _Crawl:
         self.state.counts[f"detail_{result.outcome.replace('-', '_')}"] += 1
         store.stage_detail(self.database, run_id=self.run_id, detail_link=result.link,
                            url=result.url, status=result.status, outcome=result.outcome,
-                           detail=result.detail)
+                           detail=result.detail, sha256=result.sha256)
 
     def _record_detail_error(self, error: FetchError) -> None:
         if error.is_gone:

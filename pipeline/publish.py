@@ -11,7 +11,6 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
-from pipeline import PARSER_VERSION
 from pipeline.config import SiteConfig
 from pipeline.errors import QualityGateError
 from pipeline import store
@@ -186,7 +185,8 @@ def publish_record(
     row = _compose(config, link, url, entry, detail, stored, is_complete_sweep)
     changed = _diff(stored, row, config)
     has_returned = not is_rebuild and stored is not None and bool(stored.get("removed_at"))
-    _bookkeep(row, stored, found, run_id, now, changed_any=bool(changed) or has_returned)
+    _bookkeep(row, stored, found, run_id, now, changed_any=bool(changed) or has_returned,
+              parser_version=config.parser_version)
     if is_rebuild and stored is not None:
         for name in _SIGHTING_COLUMNS:
             row[name] = stored.get(name)
@@ -308,9 +308,11 @@ def _bookkeep(
     now: str,
     *,
     changed_any: bool,
+    parser_version: str,
 ) -> None:
     """Provenance columns: these may move on any run, content columns may not."""
     is_fresh = found["outcome"] in _FRESH_OUTCOMES
+    is_parsed = found["outcome"] == "parsed"
     stored = stored or {}
     is_new = not stored
     row.update(
@@ -321,7 +323,8 @@ def _bookkeep(
         last_status=found["status"] if found["status"] is not None else stored.get("last_status"),
         last_changed_run_id=run_id if is_new or changed_any else stored.get("last_changed_run_id"),
         last_seen_run_id=run_id,
-        parser_version=PARSER_VERSION if found["outcome"] == "parsed" else stored.get("parser_version"),
+        parser_version=parser_version if is_parsed else stored.get("parser_version"),
+        detail_sha256=found.get("sha256") if is_parsed else stored.get("detail_sha256"),
         removed_at=None,
         missed_sweeps=0,
     )

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
-from pipeline import PARSER_VERSION, store
+from pipeline import store
 from pipeline.config import SiteConfig
 from pipeline.lock import hold_run_lock
 from pipeline.normalize import utc_now
@@ -81,7 +81,7 @@ def _rebuild(
 ) -> RebuildReport:
     now = utc_now()
     run_id = store.start_run(database, kind="rebuild", started_at=now, is_full_sweep=False,
-                             parser_version=PARSER_VERSION)
+                             parser_version=config.parser_version)
     report = RebuildReport(run_id, dry_run)
     listing_entries = _listing_entries(config, database)
     counts: dict[str, int] = Counter()
@@ -177,7 +177,7 @@ def _rebuild_batch(
             continue
         link = project["detail_link"] or project["url"]
         found = {"url": project["url"], "status": raw.status, "outcome": "parsed",
-                 "detail": next(details)}
+                 "detail": next(details), "sha256": raw.sha256}
         publish_record(database, config, link=link, entry=_entry(project, listing_entries.get(link)),
                        found=found, run_id=run_id, now=now, is_complete_sweep=False,
                        counts=counts, is_rebuild=True)

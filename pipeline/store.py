@@ -33,7 +33,7 @@ RESERVED_COLUMNS = frozenset(
     "published_at modified_at alternates themes detail_themes listing_themes "
     "detail_link listing_title listing_summary detail_title listing_url "
     "listing_position first_seen_at last_seen_at updated_at detail_fetched_at "
-    "last_status last_changed_run_id last_seen_run_id parser_version removed_at "
+    "last_status last_changed_run_id last_seen_run_id parser_version detail_sha256 removed_at "
     "missed_sweeps rowid".split()
 )
 
@@ -182,6 +182,7 @@ def _migrate_to_1(database: sqlite_utils.Database) -> None:
             last_changed_run_id INTEGER,
             last_seen_run_id INTEGER,
             parser_version TEXT,
+            detail_sha256 TEXT,
             removed_at TEXT,
             missed_sweeps INTEGER NOT NULL DEFAULT 0
         );
@@ -237,6 +238,7 @@ def _migrate_to_2(database: sqlite_utils.Database) -> None:
             status INTEGER,
             outcome TEXT NOT NULL,
             detail TEXT,
+            sha256 TEXT,
             PRIMARY KEY (run_id, detail_link)
         );
         DROP VIEW IF EXISTS current_projects;
@@ -546,14 +548,16 @@ def stage_detail(
     status: int | None,
     outcome: str,
     detail: dict[str, Any] | None,
+    sha256: str | None = None,
 ) -> None:
-    """Keep what a detail page gave (or why it gave nothing) until the run publishes."""
+    """Keep what a detail page gave (or why it gave nothing) until the run publishes;
+    sha256 names the stored page the fields were parsed from."""
     database.execute(
         """INSERT OR REPLACE INTO staged_details
-               (run_id, detail_link, url, status, outcome, detail)
-           VALUES (?, ?, ?, ?, ?, ?)""",
+               (run_id, detail_link, url, status, outcome, detail, sha256)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
         (run_id, detail_link, url, status, outcome,
-         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None),
+         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None, sha256),
     )
 
 
@@ -584,13 +588,13 @@ def _staged_entry(database: sqlite_utils.Database, run_id: int, link: str) -> di
 
 def _staged_detail(database: sqlite_utils.Database, run_id: int, link: str) -> dict[str, Any]:
     row = database.execute(
-        "SELECT url, status, outcome, detail FROM staged_details "
+        "SELECT url, status, outcome, detail, sha256 FROM staged_details "
         "WHERE run_id = ? AND detail_link = ?", (run_id, link)).fetchone()
     if row is None:
-        return {"url": link, "status": None, "outcome": "kept", "detail": None}
-    url, status, outcome, detail = row
+        return {"url": link, "status": None, "outcome": "kept", "detail": None, "sha256": None}
+    url, status, outcome, detail, sha256 = row
     return {"url": url, "status": status, "outcome": outcome,
-            "detail": json.loads(detail) if detail else None}
+            "detail": json.loads(detail) if detail else None, "sha256": sha256}
 
 
 def clear_staging(database: sqlite_utils.Database, *, run_id: int | None = None) -> None:

@@ -309,3 +309,21 @@ def test_killed_run_keeps_its_downloads_for_the_next_run(tmp_path: Path, site_se
     assert read_rows(database, "SELECT COUNT(*) AS n FROM projects") == [{"n": 27}]
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_changed_selectors_reparse_stored_pages_without_downloading_them(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    _crawl(database, site_server)
+    config = tmp_path / "changed.toml"
+    config.write_text(MAIN_CONFIG.read_text(encoding="utf-8").replace(
+        '"script", "style", "nav"]', '"script", "style", "nav", "h2"]'), encoding="utf-8")
+    site_server.requests.clear()
+
+    result = run_cli(*crawl_args(config, database, site_server, "--full"))
+    changes = read_rows(database, "SELECT field, COUNT(*) AS n FROM changes WHERE run_id = 2 GROUP BY field")
+    versions = read_rows(database, "SELECT DISTINCT parser_version FROM projects")
+
+    assert result.returncode == 0, result.stderr
+    assert "34 requests, 33 not modified" in result.stdout
+    assert changes == [{"field": "description", "n": 22}]
+    assert len(versions) == 1 and versions[0]["parser_version"].startswith("1+")
