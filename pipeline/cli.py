@@ -44,16 +44,24 @@ def _stop_on_sigterm(signal_number: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _run_reporting_errors(action: Callable[[], int], *, verbose: bool) -> None:
+def _report_problem(line: str, *, log_format: str) -> None:
+    """One line on stderr: plain, or a JSON log record when logs are JSON lines."""
+    if log_format == "json":
+        logger.error(line)
+    else:
+        click.echo(line, err=True)
+
+
+def _run_reporting_errors(action: Callable[[], int], *, verbose: bool, log_format: str) -> None:
     """Run a command body; our errors become one line and their exit status."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         status = action()
     except PipelineError as error:
-        click.echo(f"error: {error}", err=True)
+        _report_problem(f"error: {error}", log_format=log_format)
         sys.exit(error.exit_status)
     except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
+        _report_problem("error: interrupted", log_format=log_format)
         sys.stdout.flush()
         sys.stderr.flush()
         # Worker threads may sit in a network read; the run is recorded, so do
@@ -62,8 +70,8 @@ def _run_reporting_errors(action: Callable[[], int], *, verbose: bool) -> None:
     except Exception as error:
         if verbose:
             logger.exception("Unexpected error")
-        click.echo(f"error: unexpected {type(error).__name__}: {error} "
-                   "(run again with --verbose for the traceback)", err=True)
+        _report_problem(f"error: unexpected {type(error).__name__}: {error} "
+                        "(run again with --verbose for the traceback)", log_format=log_format)
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(status)
 
@@ -160,13 +168,13 @@ def crawl(config_path: str, database_path: str, base_url: str | None, max_pages:
         if summary_json:
             _write_json(summary_json, summary.as_dict())
         if summary.reason:
-            click.echo(f"{summary.status}: {summary.reason}", err=True)
+            _report_problem(f"{summary.status}: {summary.reason}", log_format=log_format)
         if not quiet:
             click.echo(summary.line())
         return summary.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING if sys.stderr.isatty() else logging.INFO)
-    _run_reporting_errors(action, verbose=verbose)
+    _run_reporting_errors(action, verbose=verbose, log_format=log_format)
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
@@ -191,7 +199,7 @@ def show(database_path: str, as_json: bool, quiet: bool, verbose: bool, log_form
         return EXIT_OK
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
-    _run_reporting_errors(action, verbose=verbose)
+    _run_reporting_errors(action, verbose=verbose, log_format=log_format)
 
 
 @main.command()
@@ -212,7 +220,7 @@ def rebuild(config_path: str, database_path: str, dry_run: bool, quiet: bool, ve
         return report.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
-    _run_reporting_errors(action, verbose=verbose)
+    _run_reporting_errors(action, verbose=verbose, log_format=log_format)
 
 
 @main.command()
@@ -238,7 +246,7 @@ def probe(config_path: str, base_url: str | None, offline: bool, database_path: 
         return report.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
-    _run_reporting_errors(action, verbose=verbose)
+    _run_reporting_errors(action, verbose=verbose, log_format=log_format)
 
 
 @main.command()
@@ -257,7 +265,7 @@ def check(database_path: str, max_age: str, quiet: bool, verbose: bool, log_form
         return verdict.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
-    _run_reporting_errors(action, verbose=verbose)
+    _run_reporting_errors(action, verbose=verbose, log_format=log_format)
 
 
 @main.command()
@@ -278,4 +286,4 @@ def prune(config_path: str, database_path: str, quiet: bool, verbose: bool,
         return EXIT_OK
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
-    _run_reporting_errors(action, verbose=verbose)
+    _run_reporting_errors(action, verbose=verbose, log_format=log_format)

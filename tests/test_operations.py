@@ -400,3 +400,17 @@ def test_unreachable_site_fails_with_one_line(tmp_path: Path) -> None:
         "failed: no listing page could be read; first failure: "
         "https://parispeaceforum.org/projects/: robots.txt unreachable (cannot connect: "
         "[Errno 111] Connection refused); nothing on this host is fetched\n")
+
+
+def test_json_logs_keep_the_last_line_json_too(tmp_path: Path) -> None:
+    config = tmp_path / "down.toml"
+    config.write_text(MAIN_CONFIG.read_text(encoding="utf-8").replace(
+        "backoff_initial_seconds = 2", "backoff_initial_seconds = 0"), encoding="utf-8")
+
+    result = run_cli("crawl", "--quiet", "--log-format", "json", "--config", str(config),
+                     "--db", str(tmp_path / "db.sqlite"), "--base-url", "http://127.0.0.1:9")
+    last = json.loads(result.stderr.splitlines()[-1])
+
+    assert result.returncode == 3
+    assert (last["level"], last["logger"]) == ("ERROR", "pipeline.cli")
+    assert last["message"].startswith("failed: no listing page could be read")
