@@ -58,12 +58,19 @@ def _check_pattern(value: str) -> str:
 Selector = Annotated[str, AfterValidator(_check_selector)]
 Url = Annotated[str, AfterValidator(_check_url)]
 Pattern = Annotated[str, AfterValidator(_check_pattern)]
-Host = Annotated[str, AfterValidator(lambda host: host.lower())]
+def _check_host(value: str) -> str:
+    host = value.lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", host):
+        raise ValueError(f"not a host name such as example.org: {value!r}")
+    return host
+
+
+Host = Annotated[str, AfterValidator(_check_host)]
 
 
 class _Section(BaseModel):
     # TOML has real types: a string where a number belongs is a mistake to report.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class SiteSection(_Section):
@@ -137,17 +144,17 @@ def _check_contact(value: str) -> str:
 class FetchSection(_Section):
     # A URL or e-mail address where the site's webmaster can reach us.
     contact: Annotated[str, AfterValidator(_check_contact)]
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_attempts: int = Field(default=4, ge=1)
-    backoff_initial_seconds: float = Field(default=2.0, ge=0)
-    backoff_max_seconds: float = Field(default=60.0, ge=0)
+    backoff_initial_seconds: float = Field(default=2.0, ge=0, le=3600)
+    backoff_max_seconds: float = Field(default=60.0, ge=0, le=3600)
     # A Retry-After longer than this gives the URL up instead of stalling the run.
-    retry_after_cap_seconds: float = Field(default=120.0, ge=0)
+    retry_after_cap_seconds: float = Field(default=120.0, ge=0, le=86400)
     # Applies to the decompressed body, so a gzip bomb stops here too.
-    max_response_bytes: int = Field(default=5_000_000, ge=1024)
-    max_redirects: int = Field(default=5, ge=0)
+    max_response_bytes: int = Field(default=5_000_000, ge=1024, le=1_000_000_000)
+    max_redirects: int = Field(default=5, ge=0, le=50)
     # The whole run stops fetching after this, so it cannot hold a cron slot.
-    run_deadline_seconds: float = Field(default=3600.0, gt=0)
+    run_deadline_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
     # After this many URLs in a row given up on transient faults, a host is
     # taken as down for the rest of the run instead of being retried URL by URL.
     host_down_after_failures: int = Field(default=3, ge=1)
@@ -155,18 +162,18 @@ class FetchSection(_Section):
 
 class PolitenessSection(_Section):
     # About one request a second on one connection suits a small site.
-    min_delay_seconds: float = Field(default=1.0, ge=0)
+    min_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     concurrency: int = Field(default=1, ge=1, le=64)
     obey_robots: bool = True
 
 
 class IncrementalSection(_Section):
     # A detail page is revalidated once its stored copy is older than this.
-    detail_max_age_days: float = Field(default=7.0, ge=0)
+    detail_max_age_days: float = Field(default=7.0, ge=0, le=3650)
     # Pagination stops after this many listing pages with nothing new or changed.
     stop_after_unchanged_pages: int = Field(default=2, ge=1)
     # A full sweep runs when the last complete one is older than this.
-    full_sweep_every_hours: float = Field(default=24.0, ge=0)
+    full_sweep_every_hours: float = Field(default=24.0, ge=0, le=87600)
     # A project is marked removed after missing this many complete sweeps.
     removal_after_missed_sweeps: int = Field(default=2, ge=1)
 

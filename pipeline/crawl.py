@@ -349,6 +349,11 @@ class _Crawl:
                 f"listing page {url} ({body_bytes} bytes) yielded no entry: "
                 f"selector listing.entry {self.config.listing.entry!r} matched nothing"
             )
+        elif not listing.entries:
+            # Too small to judge the selectors, too empty to judge removals by.
+            self.state.is_complete = False
+            logger.warning("Listing page %s (%d bytes) has no entry; this run marks nothing "
+                           "removed", url, body_bytes, extra={"url": url, "run_id": self.run_id})
         logger.info("Listing page %s: %d entries", url, len(listing.entries),
                     extra={"url": url, "run_id": self.run_id, "stage": "listing"})
         return listing

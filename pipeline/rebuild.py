@@ -71,6 +71,7 @@ def run_rebuild(config: SiteConfig, database_path: str | Path, *, dry_run: bool)
         database = open_existing(database_path)
         try:
             store.ensure_field_columns(database, list(config.detail.fields))
+            store.mark_interrupted_runs(database, at=utc_now())
             return _rebuild(config, database, parser, dry_run=dry_run)
         finally:
             database.close()
@@ -98,6 +99,8 @@ def _rebuild(
         report.refusal = _refusal(config, before, _fill_rates(database, config.quality.required_fields))
     except BaseException:
         database.execute("ROLLBACK")
+        store.finish_run(database, run_id, status="interrupted", ended_at=utc_now(),
+                         counts=dict(counts), reason="stopped by an error or a signal")
         raise
     database.execute("ROLLBACK" if dry_run or report.refusal else "COMMIT")
     status = "refused" if report.refusal else "dry-run" if dry_run else "succeeded"

@@ -327,3 +327,19 @@ def test_changed_selectors_reparse_stored_pages_without_downloading_them(tmp_pat
     assert "34 requests, 33 not modified" in result.stdout
     assert changes == [{"field": "description", "n": 22}]
     assert len(versions) == 1 and versions[0]["parser_version"].startswith("1+")
+
+
+def test_empty_listing_page_marks_nothing_removed(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    _crawl(database, site_server)
+    (site_copy / "projects" / "page" / "3" / "index.html").write_bytes(b"")
+
+    first = _crawl(database, site_server, "--full")
+    _crawl(database, site_server, "--full")
+
+    assert first.returncode == 0
+    assert (f"Listing page {ORIGIN}/projects/page/3/ (0 bytes) has no entry; "
+            "this run marks nothing removed") in first.stderr
+    assert read_rows(database, "SELECT COUNT(*) AS n FROM projects WHERE removed_at IS NOT NULL") == [{"n": 0}]
+    assert read_rows(database, "SELECT is_complete FROM runs WHERE id > 1") == [
+        {"is_complete": 0}, {"is_complete": 0}]
