@@ -73,6 +73,9 @@ def _run_reporting_errors(action: Callable[[], int], *, verbose: bool, log_forma
         _report_problem(f"error: unexpected {type(error).__name__}: {error} "
                         "(run again with --verbose for the traceback)", log_format=log_format)
         sys.exit(EXIT_UNEXPECTED)
+    finally:
+        # The work is done or recorded: a late SIGTERM just ends the process.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.exit(status)
 
 

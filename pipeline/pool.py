@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 # prctl(2) option: the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
+_HELD_WHILE_FORKING = {signal.SIGINT, signal.SIGTERM}
 _worker_config: SiteConfig | None = None
 
 
@@ -32,6 +33,7 @@ def _start_worker(config: SiteConfig) -> None:
     # The parent stops its workers with SIGTERM, and answers Ctrl-C itself.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_WHILE_FORKING)
     _die_with_parent()
 
 
@@ -76,7 +78,14 @@ class ParsePool:
         if processes > 0:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             context = multiprocessing.get_context(method)
-            self._pool = context.Pool(processes, initializer=_start_worker, initargs=(config,))
+            # A signal while forking would land in the pool's own machinery;
+            # held here, it arrives once the pool stands, where it can unwind.
+            signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_WHILE_FORKING)
+            try:
+                self._pool = context.Pool(
+                    processes, initializer=_start_worker, initargs=(config,))
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_WHILE_FORKING)
 
     def __enter__(self) -> ParsePool:
         return self
