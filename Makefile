@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml requirements.lock
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Strict type check of the package.
+# Formatting, lint and a strict type check of the package.
 lint: $(STAMP)
+	$(BIN)/ruff format --check pipeline
+	$(BIN)/ruff check pipeline
 	$(BIN)/mypy
 
 # Serves the bundled snapshot on 127.0.0.1, crawls it with the real config, stops the server.

@@ -122,7 +122,9 @@ def _decode(payload: bytes, charset: str) -> tuple[str, int]:
         return payload.decode(charset), 0
     except UnicodeDecodeError:
         text = payload.decode(charset, errors="replace")
-        return text, text.count("\ufffd") - _count_literal_replacements(payload, charset)
+        return text, text.count("\ufffd") - _count_literal_replacements(
+            payload, charset
+        )
 
 
 def _count_literal_replacements(payload: bytes, charset: str) -> int:

@@ -4,7 +4,6 @@ one line and an exit status (see the README's table).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -29,13 +28,22 @@ EXIT_UNEXPECTED = 1
 
 def _logging_options(command: Command) -> Command:
     """--quiet, --verbose and --log-format, shared by every command."""
-    command = click.option("--log-format", type=click.Choice(["text", "json"]),
-                           default="text", show_default=True,
-                           help="Log lines on stderr as plain text or JSON lines.")(command)
-    command = click.option("--verbose", "-v", is_flag=True,
-                           help="Log every page and retry; show tracebacks.")(command)
-    command = click.option("--quiet", "-q", is_flag=True,
-                           help="Only errors on stderr; no summary line.")(command)
+    command = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines on stderr as plain text or JSON lines.",
+    )(command)
+    command = click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        help="Log every page and retry; show tracebacks.",
+    )(command)
+    command = click.option(
+        "--quiet", "-q", is_flag=True, help="Only errors on stderr; no summary line."
+    )(command)
     return command
 
 
@@ -52,7 +60,9 @@ def _report_problem(line: str, *, log_format: str) -> None:
         click.echo(line, err=True)
 
 
-def _run_reporting_errors(action: Callable[[], int], *, verbose: bool, log_format: str) -> None:
+def _run_reporting_errors(
+    action: Callable[[], int], *, verbose: bool, log_format: str
+) -> None:
     """Run a command body; our errors become one line and their exit status."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
@@ -70,8 +80,11 @@ def _run_reporting_errors(action: Callable[[], int], *, verbose: bool, log_forma
     except Exception as error:
         if verbose:
             logger.exception("Unexpected error")
-        _report_problem(f"error: unexpected {type(error).__name__}: {error} "
-                        "(run again with --verbose for the traceback)", log_format=log_format)
+        _report_problem(
+            f"error: unexpected {type(error).__name__}: {error} "
+            "(run again with --verbose for the traceback)",
+            log_format=log_format,
+        )
         sys.exit(EXIT_UNEXPECTED)
     finally:
         # The work is done or recorded: a late SIGTERM just ends the process.
@@ -79,7 +92,9 @@ def _run_reporting_errors(action: Callable[[], int], *, verbose: bool, log_forma
     sys.exit(status)
 
 
-def _setup(quiet: bool, verbose: bool, log_format: str, *, default: int = logging.INFO) -> None:
+def _setup(
+    quiet: bool, verbose: bool, log_format: str, *, default: int = logging.INFO
+) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else default
     setup_logging(level=level, json_lines=log_format == "json")
 
@@ -91,17 +106,31 @@ def main() -> None:
 
 
 _config_option = click.option(
-    "--config", "config_path", required=True, type=click.Path(dir_okay=False),
-    help="Site config (TOML), e.g. config/parispeaceforum.toml.")
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Site config (TOML), e.g. config/parispeaceforum.toml.",
+)
 _db_option = click.option(
-    "--db", "database_path", required=True, type=click.Path(dir_okay=False),
-    help="SQLite database file; created if missing.")
+    "--db",
+    "database_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite database file; created if missing.",
+)
 _existing_db_option = click.option(
-    "--db", "database_path", required=True, type=click.Path(dir_okay=False),
-    help="SQLite database file written by `pipeline crawl`.")
+    "--db",
+    "database_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite database file written by `pipeline crawl`.",
+)
 _base_url_option = click.option(
-    "--base-url", help="Send requests for the site's hosts to this mirror "
-    "(e.g. http://127.0.0.1:8000); stored URLs stay on the site's host.")
+    "--base-url",
+    help="Send requests for the site's hosts to this mirror "
+    "(e.g. http://127.0.0.1:8000); stored URLs stay on the site's host.",
+)
 
 
 def _check_base_url(base_url: str | None) -> None:
@@ -115,10 +144,14 @@ def _check_base_url(base_url: str | None) -> None:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--base-url must be an absolute http(s) URL, got {base_url!r}")
+        raise ConfigError(
+            f"--base-url must be an absolute http(s) URL, got {base_url!r}"
+        )
     if parts.path not in ("", "/") or parts.query:
-        raise ConfigError(f"--base-url must be an origin such as http://127.0.0.1:8000, "
-                          f"without a path, got {base_url!r}")
+        raise ConfigError(
+            f"--base-url must be an origin such as http://127.0.0.1:8000, "
+            f"without a path, got {base_url!r}"
+        )
 
 
 def _check_database_path(database_path: str) -> None:
@@ -139,21 +172,46 @@ def _check_output_path(path: str | None) -> None:
 @_config_option
 @_db_option
 @_base_url_option
-@click.option("--max-pages", type=click.IntRange(min=1),
-              help="Listing pages per start URL, at most (overrides listing.max_pages).")
-@click.option("--concurrency", type=click.IntRange(1, 64),
-              help="Requests in flight, at most (overrides politeness.concurrency).")
-@click.option("--min-delay", type=click.FloatRange(min=0, max=3600),
-              help="Seconds between requests to one host (overrides "
-              "politeness.min_delay_seconds).")
-@click.option("--full", is_flag=True, help="Run a full sweep: walk every listing page "
-              "and revalidate every detail page.")
-@click.option("--summary-json", type=click.Path(dir_okay=False),
-              help="Also write the run's summary to this file as JSON.")
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    help="Listing pages per start URL, at most (overrides listing.max_pages).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    help="Requests in flight, at most (overrides politeness.concurrency).",
+)
+@click.option(
+    "--min-delay",
+    type=click.FloatRange(min=0, max=3600),
+    help="Seconds between requests to one host (overrides "
+    "politeness.min_delay_seconds).",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Run a full sweep: walk every listing page and revalidate every detail page.",
+)
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False),
+    help="Also write the run's summary to this file as JSON.",
+)
 @_logging_options
-def crawl(config_path: str, database_path: str, base_url: str | None, max_pages: int | None,
-          concurrency: int | None, min_delay: float | None, full: bool,
-          summary_json: str | None, quiet: bool, verbose: bool, log_format: str) -> None:
+def crawl(
+    config_path: str,
+    database_path: str,
+    base_url: str | None,
+    max_pages: int | None,
+    concurrency: int | None,
+    min_delay: float | None,
+    full: bool,
+    summary_json: str | None,
+    quiet: bool,
+    verbose: bool,
+    log_format: str,
+) -> None:
     """Crawl the site's listings and detail pages into the database."""
     from pipeline.crawl import CrawlOptions, run_crawl
     from pipeline.progress import progress_display
@@ -163,42 +221,64 @@ def crawl(config_path: str, database_path: str, base_url: str | None, max_pages:
         _check_database_path(database_path)
         _check_output_path(summary_json)
         config = load_config(config_path)
-        options = CrawlOptions(base_url=base_url, max_pages=max_pages,
-                               concurrency=concurrency, min_delay_seconds=min_delay,
-                               is_full=full)
+        options = CrawlOptions(
+            base_url=base_url,
+            max_pages=max_pages,
+            concurrency=concurrency,
+            min_delay_seconds=min_delay,
+            is_full=full,
+        )
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
-            summary = run_crawl(config, database_path, options=options, progress=progress)
+            summary = run_crawl(
+                config, database_path, options=options, progress=progress
+            )
         if summary_json:
             _write_json(summary_json, summary.as_dict())
         if summary.reason:
-            _report_problem(f"{summary.status}: {summary.reason}", log_format=log_format)
+            _report_problem(
+                f"{summary.status}: {summary.reason}", log_format=log_format
+            )
         if not quiet:
             click.echo(summary.line())
         return summary.exit_status
 
-    _setup(quiet, verbose, log_format, default=logging.WARNING if sys.stderr.isatty() else logging.INFO)
+    _setup(
+        quiet,
+        verbose,
+        log_format,
+        default=logging.WARNING if sys.stderr.isatty() else logging.INFO,
+    )
     _run_reporting_errors(action, verbose=verbose, log_format=log_format)
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
     try:
-        Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        Path(path).write_text(
+            json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     except OSError as error:
-        raise PipelineError(f"{path}: cannot write the summary: {error.strerror}") from None
+        raise PipelineError(
+            f"{path}: cannot write the summary: {error.strerror}"
+        ) from None
 
 
 @main.command()
 @_existing_db_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @_logging_options
-def show(database_path: str, as_json: bool, quiet: bool, verbose: bool, log_format: str) -> None:
+def show(
+    database_path: str, as_json: bool, quiet: bool, verbose: bool, log_format: str
+) -> None:
     """Print what the database holds: projects, themes, recent runs and failures."""
     from pipeline.report import describe_database, render_description
 
     def action() -> int:
         description = describe_database(database_path)
-        click.echo(json.dumps(description, indent=2, ensure_ascii=False)
-                   if as_json else render_description(description))
+        click.echo(
+            json.dumps(description, indent=2, ensure_ascii=False)
+            if as_json
+            else render_description(description)
+        )
         return EXIT_OK
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)
@@ -208,10 +288,18 @@ def show(database_path: str, as_json: bool, quiet: bool, verbose: bool, log_form
 @main.command()
 @_config_option
 @_existing_db_option
-@click.option("--dry-run", is_flag=True, help="Report the changes without writing them.")
+@click.option(
+    "--dry-run", is_flag=True, help="Report the changes without writing them."
+)
 @_logging_options
-def rebuild(config_path: str, database_path: str, dry_run: bool, quiet: bool, verbose: bool,
-            log_format: str) -> None:
+def rebuild(
+    config_path: str,
+    database_path: str,
+    dry_run: bool,
+    quiet: bool,
+    verbose: bool,
+    log_format: str,
+) -> None:
     """Re-derive every record from the stored raw pages, with no network."""
     from pipeline.rebuild import run_rebuild
 
@@ -229,12 +317,25 @@ def rebuild(config_path: str, database_path: str, dry_run: bool, quiet: bool, ve
 @main.command()
 @_config_option
 @_base_url_option
-@click.option("--offline", is_flag=True, help="Read the pages from the raw store, not the site.")
-@click.option("--db", "database_path", type=click.Path(dir_okay=False),
-              help="Database whose raw store --offline reads.")
+@click.option(
+    "--offline", is_flag=True, help="Read the pages from the raw store, not the site."
+)
+@click.option(
+    "--db",
+    "database_path",
+    type=click.Path(dir_okay=False),
+    help="Database whose raw store --offline reads.",
+)
 @_logging_options
-def probe(config_path: str, base_url: str | None, offline: bool, database_path: str | None,
-          quiet: bool, verbose: bool, log_format: str) -> None:
+def probe(
+    config_path: str,
+    base_url: str | None,
+    offline: bool,
+    database_path: str | None,
+    quiet: bool,
+    verbose: bool,
+    log_format: str,
+) -> None:
     """Show what every selector matches on the first and last listing page and a detail page."""
     from pipeline.probe import run_probe
 
@@ -242,9 +343,12 @@ def probe(config_path: str, base_url: str | None, offline: bool, database_path: 
         _check_base_url(base_url)
         config = load_config(config_path)
         if offline and not database_path:
-            raise ConfigError("--offline needs --db, the database whose raw pages to read")
-        report = run_probe(config, base_url=base_url,
-                           database_path=database_path if offline else None)
+            raise ConfigError(
+                "--offline needs --db, the database whose raw pages to read"
+            )
+        report = run_probe(
+            config, base_url=base_url, database_path=database_path if offline else None
+        )
         click.echo(report.render())
         return report.exit_status
 
@@ -254,10 +358,16 @@ def probe(config_path: str, base_url: str | None, offline: bool, database_path: 
 
 @main.command()
 @_existing_db_option
-@click.option("--max-age", default="26h", show_default=True,
-              help="Oldest acceptable last published run, e.g. 90m, 26h, 2d.")
+@click.option(
+    "--max-age",
+    default="26h",
+    show_default=True,
+    help="Oldest acceptable last published run, e.g. 90m, 26h, 2d.",
+)
 @_logging_options
-def check(database_path: str, max_age: str, quiet: bool, verbose: bool, log_format: str) -> None:
+def check(
+    database_path: str, max_age: str, quiet: bool, verbose: bool, log_format: str
+) -> None:
     """Exit 6 with one line if the data is stale or the last run failed, else 0."""
     from pipeline.report import check_freshness, parse_age
 
@@ -275,17 +385,22 @@ def check(database_path: str, max_age: str, quiet: bool, verbose: bool, log_form
 @_config_option
 @_existing_db_option
 @_logging_options
-def prune(config_path: str, database_path: str, quiet: bool, verbose: bool,
-          log_format: str) -> None:
+def prune(
+    config_path: str, database_path: str, quiet: bool, verbose: bool, log_format: str
+) -> None:
     """Keep storage.raw_versions_per_url versions of each raw page, then vacuum."""
     from pipeline.report import run_prune
 
     def action() -> int:
         config = load_config(config_path)
-        deleted = run_prune(database_path, keep_versions=config.storage.raw_versions_per_url)
+        deleted = run_prune(
+            database_path, keep_versions=config.storage.raw_versions_per_url
+        )
         if not quiet:
-            click.echo(f"pruned {deleted} old raw page versions; kept "
-                       f"{config.storage.raw_versions_per_url} per URL")
+            click.echo(
+                f"pruned {deleted} old raw page versions; kept "
+                f"{config.storage.raw_versions_per_url} per URL"
+            )
         return EXIT_OK
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)

@@ -58,6 +58,8 @@ def _check_pattern(value: str) -> str:
 Selector = Annotated[str, AfterValidator(_check_selector)]
 Url = Annotated[str, AfterValidator(_check_url)]
 Pattern = Annotated[str, AfterValidator(_check_pattern)]
+
+
 def _check_host(value: str) -> str:
     host = value.lower()
     if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", host):
@@ -70,7 +72,9 @@ Host = Annotated[str, AfterValidator(_check_host)]
 
 class _Section(BaseModel):
     # TOML has real types: a string where a number belongs is a mistake to report.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False
+    )
 
 
 class SiteSection(_Section):
@@ -130,14 +134,18 @@ class DetailSection(_Section):
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"field name {name!r} must be lower_snake_case")
             if name in RESERVED_COLUMNS:
-                raise ValueError(f"field name {name!r} is a built-in column of projects; "
-                                 "choose another name")
+                raise ValueError(
+                    f"field name {name!r} is a built-in column of projects; "
+                    "choose another name"
+                )
         return self
 
 
 def _check_contact(value: str) -> str:
     if not value.strip() or any(ord(character) < 32 for character in value):
-        raise ValueError(f"contact must be one line, a URL or an e-mail address: {value!r}")
+        raise ValueError(
+            f"contact must be one line, a URL or an e-mail address: {value!r}"
+        )
     return value
 
 
@@ -211,8 +219,10 @@ class SiteConfig(_Section):
 
         for name in self.quality.required_fields:
             if name not in CONTENT_FIELDS and name not in self.detail.fields:
-                raise ValueError(f"quality.required_fields names {name!r}, which is neither "
-                                 "a record field nor a detail.fields entry")
+                raise ValueError(
+                    f"quality.required_fields names {name!r}, which is neither "
+                    "a record field nor a detail.fields entry"
+                )
         return self
 
     @cached_property
@@ -261,12 +271,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", path=str(path)) from None
     except UnicodeDecodeError:
-        raise ConfigError("not valid TOML: the file is not UTF-8", path=str(path)) from None
+        raise ConfigError(
+            "not valid TOML: the file is not UTF-8", path=str(path)
+        ) from None
 
 
 def _first_problem(error: ValidationError) -> tuple[str, str]:
     # An unknown key first: a typo in a required key also makes it "missing".
-    problems = sorted(error.errors(), key=lambda found: found["type"] != "extra_forbidden")
+    problems = sorted(
+        error.errors(), key=lambda found: found["type"] != "extra_forbidden"
+    )
     problem = problems[0]
     key = ".".join(str(part) for part in problem["loc"])
     kind = problem["type"]

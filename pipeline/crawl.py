@@ -11,8 +11,8 @@ import logging
 import signal
 import threading
 from collections import Counter
-from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
+from pipeline import store
 from pipeline.config import SiteConfig
 from pipeline.errors import (
     DeadlineExceeded,
@@ -41,7 +42,6 @@ from pipeline.parse import (
     theme_slug_from_url,
 )
 from pipeline.publish import check_quality, publish_run
-from pipeline import store
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,19 @@ ProgressCallback = Callable[[str, str], None]
 
 # Counters every run records, zero or not, so that queries on runs.counts find them.
 _RUN_COUNTERS = (
-    "requests", "not_modified", "skipped", "failed", "gone", "retries", "listing_pages",
-    "entries", "duplicates", "robots_disallowed", "off_host", "not_html", "replaced_pages",
+    "requests",
+    "not_modified",
+    "skipped",
+    "failed",
+    "gone",
+    "retries",
+    "listing_pages",
+    "entries",
+    "duplicates",
+    "robots_disallowed",
+    "off_host",
+    "not_html",
+    "replaced_pages",
 )
 
 
@@ -81,7 +92,9 @@ class RunSummary:
 
     @property
     def exit_status(self) -> int:
-        return {"succeeded": 0, "partial": 3, "failed": 3, "refused": 4}.get(self.status, 1)
+        return {"succeeded": 0, "partial": 3, "failed": 3, "refused": 4}.get(
+            self.status, 1
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exit_status": self.exit_status, "line": self.line()}
@@ -192,69 +205,117 @@ class _Crawl:
         )
 
     def _full_sweep_due(self) -> bool:
-        last = store.last_run(self.database, statuses=("succeeded", "partial"), complete_only=True)
+        last = store.last_run(
+            self.database, statuses=("succeeded", "partial"), complete_only=True
+        )
         if last is None:
             return True
         age = _age(last["started_at"])
         return age >= timedelta(hours=self.config.incremental.full_sweep_every_hours)
 
     def _last_publish_time(self) -> str:
-        last = store.last_run(self.database, statuses=("succeeded", "partial", "refused"))
+        last = store.last_run(
+            self.database, statuses=("succeeded", "partial", "refused")
+        )
         return (last or {}).get("ended_at") or ""
 
     def run(self) -> RunSummary:
         kind = "full sweep" if self.is_full_sweep else "incremental run"
-        logger.info("Run %d started (%s)", self.run_id, kind, extra={"run_id": self.run_id})
+        logger.info(
+            "Run %d started (%s)", self.run_id, kind, extra={"run_id": self.run_id}
+        )
         try:
             self._collect()
             counts = self._finish_counts()
             if not counts.get("listing_pages"):
-                return self._end("failed", counts=counts, reason=self._nothing_read_reason())
-            check_quality(self.database, self.config, self.run_id, self.state.gate_problems,
-                          is_complete=self._is_complete_sweep(), counts=counts)
+                return self._end(
+                    "failed", counts=counts, reason=self._nothing_read_reason()
+                )
+            check_quality(
+                self.database,
+                self.config,
+                self.run_id,
+                self.state.gate_problems,
+                is_complete=self._is_complete_sweep(),
+                counts=counts,
+            )
         except QualityGateError as refusal:
-            return self._end("refused", counts=self._finish_counts(), reason=str(refusal))
+            return self._end(
+                "refused", counts=self._finish_counts(), reason=str(refusal)
+            )
         except BaseException:
             self._end_abruptly()
             raise
 
-        logger.info("Run %d: publishing %d projects", self.run_id, counts.get("projects_seen", 0),
-                    extra={"run_id": self.run_id, "stage": "publish"})
+        logger.info(
+            "Run %d: publishing %d projects",
+            self.run_id,
+            counts.get("projects_seen", 0),
+            extra={"run_id": self.run_id, "stage": "publish"},
+        )
         # Records and the run's end commit together; Ctrl-C waits for the commit.
         with _signals_deferred(), store.transaction(self.database):
-            counts.update(publish_run(
-                self.database,
-                self.config,
-                run_id=self.run_id,
-                now=utc_now(),
-                is_complete_sweep=self._is_complete_sweep(),
-            ))
-            return self._end("partial" if counts["failed"] else "succeeded", counts=counts)
+            counts.update(
+                publish_run(
+                    self.database,
+                    self.config,
+                    run_id=self.run_id,
+                    now=utc_now(),
+                    is_complete_sweep=self._is_complete_sweep(),
+                )
+            )
+            return self._end(
+                "partial" if counts["failed"] else "succeeded", counts=counts
+            )
 
     def _nothing_read_reason(self) -> str:
         first = self.state.first_failure or "no start URL could be read"
         return f"no listing page could be read; first failure: {first}"
 
     def _is_complete_sweep(self) -> bool:
-        return self.is_full_sweep and self.state.is_complete and not self.state.deadline_hit
+        return (
+            self.is_full_sweep
+            and self.state.is_complete
+            and not self.state.deadline_hit
+        )
 
-    def _end(self, status: str, *, counts: dict[str, Any], reason: str | None = None) -> RunSummary:
+    def _end(
+        self, status: str, *, counts: dict[str, Any], reason: str | None = None
+    ) -> RunSummary:
         store.clear_staging(self.database, run_id=self.run_id)
         store.finish_run(
-            self.database, self.run_id, status=status, ended_at=utc_now(), counts=counts,
-            is_complete=self._is_complete_sweep() and status != "refused", reason=reason,
+            self.database,
+            self.run_id,
+            status=status,
+            ended_at=utc_now(),
+            counts=counts,
+            is_complete=self._is_complete_sweep() and status != "refused",
+            reason=reason,
         )
-        return RunSummary(self.run_id, status, self.is_full_sweep,
-                          self._is_complete_sweep(), counts, reason)
+        return RunSummary(
+            self.run_id,
+            status,
+            self.is_full_sweep,
+            self._is_complete_sweep(),
+            counts,
+            reason,
+        )
 
     def _end_abruptly(self) -> None:
         """Record an exception or interrupt; staged rows stay for the record."""
         try:
-            store.finish_run(self.database, self.run_id, status="interrupted",
-                             ended_at=utc_now(), counts=self._finish_counts(),
-                             reason="stopped by an error or a signal")
+            store.finish_run(
+                self.database,
+                self.run_id,
+                status="interrupted",
+                ended_at=utc_now(),
+                counts=self._finish_counts(),
+                reason="stopped by an error or a signal",
+            )
         except Exception:
-            logger.debug("Could not record the end of run %d", self.run_id, exc_info=True)
+            logger.debug(
+                "Could not record the end of run %d", self.run_id, exc_info=True
+            )
 
     def _finish_counts(self) -> dict[str, Any]:
         counts: dict[str, Any] = {name: 0 for name in _RUN_COUNTERS}
@@ -272,8 +333,9 @@ class _Crawl:
         )
         with Fetcher(self.config, options=fetch_options) as fetcher:
             self.fetcher = fetcher
-            self.pool = ThreadPoolExecutor(max_workers=fetcher.concurrency,
-                                           thread_name_prefix="detail")
+            self.pool = ThreadPoolExecutor(
+                max_workers=fetcher.concurrency, thread_name_prefix="detail"
+            )
             self.in_flight: set[Future[_DetailResult]] = set()
             try:
                 for start_url in self.config.site.start_urls:
@@ -291,8 +353,10 @@ class _Crawl:
     def _count_fetch_stats(self, fetcher: Fetcher) -> None:
         stats = fetcher.stats
         self.state.counts.update(
-            requests=stats.requests, not_modified=stats.not_modified,
-            retries=stats.retries, replaced_pages=stats.replaced_pages,
+            requests=stats.requests,
+            not_modified=stats.not_modified,
+            retries=stats.retries,
+            replaced_pages=stats.replaced_pages,
         )
 
     def _walk_listing(self, start_url: str) -> None:
@@ -307,8 +371,11 @@ class _Crawl:
             if url in self.state.fetched_listing_urls:
                 break
             if pages >= max_pages:
-                logger.warning("Stopped %s after %d listing pages (listing.max_pages)",
-                               start_url, pages)
+                logger.warning(
+                    "Stopped %s after %d listing pages (listing.max_pages)",
+                    start_url,
+                    pages,
+                )
                 self.state.is_complete = False
                 break
             listing = self._read_listing(url)
@@ -324,9 +391,16 @@ class _Crawl:
                 break
             walk_links |= links
             unchanged_streak = unchanged_streak + 1 if changed == 0 else 0
-            if not self.is_full_sweep and unchanged_streak >= self.config.incremental.stop_after_unchanged_pages:
-                logger.info("Stopped %s early: %d listing pages in a row brought nothing new",
-                            start_url, unchanged_streak)
+            if (
+                not self.is_full_sweep
+                and unchanged_streak
+                >= self.config.incremental.stop_after_unchanged_pages
+            ):
+                logger.info(
+                    "Stopped %s early: %d listing pages in a row brought nothing new",
+                    start_url,
+                    unchanged_streak,
+                )
                 self.state.is_complete = False
                 break
             url = listing.next_url
@@ -344,7 +418,10 @@ class _Crawl:
         listing = parse_listing(text, page_url=final_url, listing=self.config.listing)
         self.state.counts["listing_pages"] += 1
         self.state.counts["entries"] += len(listing.entries)
-        if not listing.entries and body_bytes > self.config.quality.empty_listing_min_bytes:
+        if (
+            not listing.entries
+            and body_bytes > self.config.quality.empty_listing_min_bytes
+        ):
             self.state.gate_problems.append(
                 f"listing page {url} ({body_bytes} bytes) yielded no entry: "
                 f"selector listing.entry {self.config.listing.entry!r} matched nothing"
@@ -352,17 +429,33 @@ class _Crawl:
         elif not listing.entries:
             # Too small to judge the selectors, too empty to judge removals by.
             self.state.is_complete = False
-            logger.warning("Listing page %s (%d bytes) has no entry; this run marks nothing "
-                           "removed", url, body_bytes, extra={"url": url, "run_id": self.run_id})
-        logger.info("Listing page %s: %d entries", url, len(listing.entries),
-                    extra={"url": url, "run_id": self.run_id, "stage": "listing"})
+            logger.warning(
+                "Listing page %s (%d bytes) has no entry; this run marks nothing "
+                "removed",
+                url,
+                body_bytes,
+                extra={"url": url, "run_id": self.run_id},
+            )
+        logger.info(
+            "Listing page %s: %d entries",
+            url,
+            len(listing.entries),
+            extra={"url": url, "run_id": self.run_id, "stage": "listing"},
+        )
         return listing
 
-    def _page_text(self, url: str, page: FetchedPage, raw: store.RawPage | None) -> tuple[str, int]:
+    def _page_text(
+        self, url: str, page: FetchedPage, raw: store.RawPage | None
+    ) -> tuple[str, int]:
         """The HTML of a fetched page, from the store when the server said 304."""
         if page.is_not_modified and raw is not None:
-            store.mark_raw_page_validated(self.database, raw.id, at=page.fetched_at,
-                                          etag=page.etag, last_modified=page.last_modified)
+            store.mark_raw_page_validated(
+                self.database,
+                raw.id,
+                at=page.fetched_at,
+                etag=page.etag,
+                last_modified=page.last_modified,
+            )
             return raw.text, len(raw.body)
         self._save_raw(page, kind="listing", packed_body=store.pack_body(page.body))
         return page.text, len(page.body)
@@ -370,26 +463,42 @@ class _Crawl:
     def _save_raw(self, page: FetchedPage, *, kind: str, packed_body: bytes) -> None:
         decoded = page.decoded
         store.save_raw_page(
-            self.database, run_id=self.run_id, kind=kind, url=page.url, final_url=page.final_url,
-            status=page.status, etag=page.etag, last_modified=page.last_modified,
-            content_type=page.content_type, fetched_at=page.fetched_at,
-            sha256=page.sha256, body_bytes=len(page.body), compressed_body=packed_body,
+            self.database,
+            run_id=self.run_id,
+            kind=kind,
+            url=page.url,
+            final_url=page.final_url,
+            status=page.status,
+            etag=page.etag,
+            last_modified=page.last_modified,
+            content_type=page.content_type,
+            fetched_at=page.fetched_at,
+            sha256=page.sha256,
+            body_bytes=len(page.body),
+            compressed_body=packed_body,
             charset=decoded.charset if decoded else None,
             charset_source=decoded.source if decoded else None,
         )
 
-    def _fetch_or_record(self, url: str, raw: store.RawPage | None) -> FetchedPage | None:
+    def _fetch_or_record(
+        self, url: str, raw: store.RawPage | None
+    ) -> FetchedPage | None:
         """Fetch conditionally on the main thread; a failure is recorded, not raised."""
         try:
-            page = self.fetcher.fetch(url, etag=raw.etag if raw else None,
-                                      last_modified=raw.last_modified if raw else None)
+            page = self.fetcher.fetch(
+                url,
+                etag=raw.etag if raw else None,
+                last_modified=raw.last_modified if raw else None,
+            )
         except FetchError as error:
             self._record_failure(error, kind="listing")
             return None
         self.state.status_mix[str(page.status)] += 1
         if page.is_not_modified and raw is None:
-            self._record_failure(PermanentFetchError("304 for a page never stored", url=url),
-                                 kind="listing")
+            self._record_failure(
+                PermanentFetchError("304 for a page never stored", url=url),
+                kind="listing",
+            )
             return None
         return page
 
@@ -398,9 +507,14 @@ class _Crawl:
         with store.transaction(self.database):
             for entry in listing.entries:
                 store.stage_entry(
-                    self.database, run_id=self.run_id, detail_link=entry.detail_url,
-                    listing_url=listing.url, position=entry.position, title=entry.title,
-                    summary=entry.summary, theme=theme,
+                    self.database,
+                    run_id=self.run_id,
+                    detail_link=entry.detail_url,
+                    listing_url=listing.url,
+                    position=entry.position,
+                    title=entry.title,
+                    summary=entry.summary,
+                    theme=theme,
                 )
         changed = 0
         for entry in listing.entries:
@@ -457,7 +571,9 @@ class _Crawl:
     def _drain(self, *, until_empty: bool, block: bool = False) -> None:
         while self.in_flight:
             timeout = None if (until_empty or block) else 0
-            done, self.in_flight = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+            done, self.in_flight = wait(
+                self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED
+            )
             for future in done:
                 self._absorb(future.result())
             if not until_empty:
@@ -469,10 +585,18 @@ class _Crawl:
         self.state.counts["skipped"] += 1
         if job.raw is not None and not self._record_holds(job.stored, job.raw):
             detail = self._parse_detail(job.raw.text, job.raw.final_url)
-            return _DetailResult(job.link, "parsed", job.raw.final_url, job.raw.status,
-                                 detail=detail, sha256=job.raw.sha256)
+            return _DetailResult(
+                job.link,
+                "parsed",
+                job.raw.final_url,
+                job.raw.status,
+                detail=detail,
+                sha256=job.raw.sha256,
+            )
         if job.stored is not None:
-            return _DetailResult(job.link, "kept", job.stored["url"], job.stored.get("last_status"))
+            return _DetailResult(
+                job.link, "kept", job.stored["url"], job.stored.get("last_status")
+            )
         return _DetailResult(job.link, "kept", job.link)
 
     def _record_holds(self, stored: dict[str, Any] | None, raw: store.RawPage) -> bool:
@@ -488,29 +612,61 @@ class _Crawl:
         """Runs in a worker thread: fetch, then parse when the page is new or changed."""
         raw = job.raw
         try:
-            page = self.fetcher.fetch(job.link, etag=raw.etag if raw else None,
-                                      last_modified=raw.last_modified if raw else None)
+            page = self.fetcher.fetch(
+                job.link,
+                etag=raw.etag if raw else None,
+                last_modified=raw.last_modified if raw else None,
+            )
         except FetchError as error:
             outcome = "gone" if error.is_gone else "failed"
             return _DetailResult(job.link, outcome, job.link, error.status, error=error)
         if not page.is_not_modified and not page.is_html:
-            return _DetailResult(job.link, "not-html", page.final_url, page.status, page=page,
-                                 packed_body=store.pack_body(page.body))
+            return _DetailResult(
+                job.link,
+                "not-html",
+                page.final_url,
+                page.status,
+                page=page,
+                packed_body=store.pack_body(page.body),
+            )
         if page.is_not_modified and raw is not None:
             if job.stored is not None and self._record_holds(job.stored, raw):
-                return _DetailResult(job.link, "not-modified", job.stored["url"], 304, page=page,
-                                     raw_id=raw.id)
+                return _DetailResult(
+                    job.link,
+                    "not-modified",
+                    job.stored["url"],
+                    304,
+                    page=page,
+                    raw_id=raw.id,
+                )
             detail = self._parse_detail(raw.text, raw.final_url)
-            return _DetailResult(job.link, "parsed", raw.final_url, 304, page=page, detail=detail,
-                                 raw_id=raw.id, sha256=raw.sha256)
+            return _DetailResult(
+                job.link,
+                "parsed",
+                raw.final_url,
+                304,
+                page=page,
+                detail=detail,
+                raw_id=raw.id,
+                sha256=raw.sha256,
+            )
         detail = self._parse_detail(page.text, page.final_url)
         # Packed here, off the main thread: zlib releases the GIL.
-        return _DetailResult(job.link, "parsed", page.final_url, page.status, page=page,
-                             detail=detail, packed_body=store.pack_body(page.body),
-                             sha256=page.sha256)
+        return _DetailResult(
+            job.link,
+            "parsed",
+            page.final_url,
+            page.status,
+            page=page,
+            detail=detail,
+            packed_body=store.pack_body(page.body),
+            sha256=page.sha256,
+        )
 
     def _parse_detail(self, html: str, url: str) -> dict[str, Any]:
-        parsed = parse_detail(html, page_url=url, detail=self.config.detail, site=self.config.site)
+        parsed = parse_detail(
+            html, page_url=url, detail=self.config.detail, site=self.config.site
+        )
         return detail_as_dict(parsed)
 
     def _absorb(self, result: _DetailResult) -> None:
@@ -524,34 +680,69 @@ class _Crawl:
         if page is not None:
             self.state.status_mix[str(page.status)] += 1
             if page.is_not_modified and result.raw_id is not None:
-                store.mark_raw_page_validated(self.database, result.raw_id, at=page.fetched_at,
-                                              etag=page.etag, last_modified=page.last_modified)
+                store.mark_raw_page_validated(
+                    self.database,
+                    result.raw_id,
+                    at=page.fetched_at,
+                    etag=page.etag,
+                    last_modified=page.last_modified,
+                )
             elif result.packed_body is not None:
                 self._save_raw(page, kind="detail", packed_body=result.packed_body)
             self.progress("detail", result.link)
-            logger.info("Detail page %s: HTTP %d, %s", result.link, page.status, result.outcome,
-                        extra={"url": result.link, "run_id": self.run_id, "stage": "detail"})
+            logger.info(
+                "Detail page %s: HTTP %d, %s",
+                result.link,
+                page.status,
+                result.outcome,
+                extra={"url": result.link, "run_id": self.run_id, "stage": "detail"},
+            )
         if result.error is not None:
             self._record_detail_error(result.error)
         if result.outcome == "not-html":
             self.state.counts["not_html"] += 1
-            store.save_failure(self.database, run_id=self.run_id, url=result.link, kind="not-html",
-                               status=result.status, error=f"not HTML: {page.content_type if page else '?'}",
-                               attempts=page.attempts if page else 1, failed_at=utc_now())
+            store.save_failure(
+                self.database,
+                run_id=self.run_id,
+                url=result.link,
+                kind="not-html",
+                status=result.status,
+                error=f"not HTML: {page.content_type if page else '?'}",
+                attempts=page.attempts if page else 1,
+                failed_at=utc_now(),
+            )
         self.state.counts[f"detail_{result.outcome.replace('-', '_')}"] += 1
-        store.stage_detail(self.database, run_id=self.run_id, detail_link=result.link,
-                           url=result.url, status=result.status, outcome=result.outcome,
-                           detail=result.detail, sha256=result.sha256)
+        store.stage_detail(
+            self.database,
+            run_id=self.run_id,
+            detail_link=result.link,
+            url=result.url,
+            status=result.status,
+            outcome=result.outcome,
+            detail=result.detail,
+            sha256=result.sha256,
+        )
 
     def _record_detail_error(self, error: FetchError) -> None:
         if error.is_gone:
             self.state.status_mix[str(error.status)] += 1
             self.state.counts["gone"] += 1
-            store.save_failure(self.database, run_id=self.run_id, url=error.url, kind="gone",
-                               status=error.status, error=error.reason, attempts=error.attempts,
-                               failed_at=utc_now())
-            logger.info("Detail page %s is gone (HTTP %s)", error.url, error.status,
-                        extra={"url": error.url})
+            store.save_failure(
+                self.database,
+                run_id=self.run_id,
+                url=error.url,
+                kind="gone",
+                status=error.status,
+                error=error.reason,
+                attempts=error.attempts,
+                failed_at=utc_now(),
+            )
+            logger.info(
+                "Detail page %s is gone (HTTP %s)",
+                error.url,
+                error.status,
+                extra={"url": error.url},
+            )
             return
         self._record_failure(error, kind="detail")
 
@@ -573,14 +764,31 @@ class _Crawl:
         self.state.first_failure = self.state.first_failure or str(error)
         if error.status is not None:
             self.state.status_mix[str(error.status)] += 1
-        store.save_failure(self.database, run_id=self.run_id, url=error.url, kind=kind,
-                           status=error.status, error=error.reason, attempts=error.attempts,
-                           failed_at=utc_now())
+        store.save_failure(
+            self.database,
+            run_id=self.run_id,
+            url=error.url,
+            kind=kind,
+            status=error.status,
+            error=error.reason,
+            attempts=error.attempts,
+            failed_at=utc_now(),
+        )
         if kind == "unreachable":
             return  # The fetcher said it once; the run's last line says it again.
-        level = logging.WARNING if counter in ("robots_disallowed", "off_host") else logging.ERROR
-        logger.log(level, "Gave up on %s: %s (%s attempt(s))", error.url, error.reason,
-                   error.attempts, extra={"url": error.url, "run_id": self.run_id})
+        level = (
+            logging.WARNING
+            if counter in ("robots_disallowed", "off_host")
+            else logging.ERROR
+        )
+        logger.log(
+            level,
+            "Gave up on %s: %s (%s attempt(s))",
+            error.url,
+            error.reason,
+            error.attempts,
+            extra={"url": error.url, "run_id": self.run_id},
+        )
 
 
 @contextmanager
@@ -598,5 +806,7 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def _age(timestamp: str) -> timedelta:
-    moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=timezone.utc
+    )
     return datetime.now(timezone.utc) - moment

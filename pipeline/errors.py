@@ -1,17 +1,17 @@
 """The exceptions the pipeline raises, and the exit status each one maps to.
 
-    PipelineError                 1  root; anything unexpected
-    ├── ConfigError               2  bad config file or command-line value
-    ├── FetchError                3  a URL we gave up on (recorded, run goes on)
-    │   ├── TransientFetchError      worth retrying: timeouts, resets, 5xx, 429
-    │   └── PermanentFetchError      not worth retrying: 4xx, refused by policy
-    │       ├── DisallowedByRobots   robots.txt forbids the URL (skipped, not failed)
-    │       ├── SiteUnreachable      robots.txt cannot be read: nothing on the host is fetched
-    │       └── DeadlineExceeded     the run's wall-clock deadline has passed
-    ├── ParseError                1  a page the parser cannot read at all
-    ├── StorageError              1  the database cannot be read or written
-    ├── QualityGateError          4  a run refused before publishing
-    └── LockedError               5  another run holds the database
+PipelineError                 1  root; anything unexpected
+├── ConfigError               2  bad config file or command-line value
+├── FetchError                3  a URL we gave up on (recorded, run goes on)
+│   ├── TransientFetchError      worth retrying: timeouts, resets, 5xx, 429
+│   └── PermanentFetchError      not worth retrying: 4xx, refused by policy
+│       ├── DisallowedByRobots   robots.txt forbids the URL (skipped, not failed)
+│       ├── SiteUnreachable      robots.txt cannot be read: nothing on the host is fetched
+│       └── DeadlineExceeded     the run's wall-clock deadline has passed
+├── ParseError                1  a page the parser cannot read at all
+├── StorageError              1  the database cannot be read or written
+├── QualityGateError          4  a run refused before publishing
+└── LockedError               5  another run holds the database
 """
 
 from __future__ import annotations

@@ -42,7 +42,9 @@ from pipeline.normalize import normalize_url, utc_now
 
 logger = logging.getLogger(__name__)
 
-_RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
+_RETRIED_STATUSES = frozenset(
+    {408, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524}
+)
 _GONE_STATUSES = frozenset({404, 410})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -107,7 +109,9 @@ class _HostTurns:
         self._lock = threading.Lock()
         self._next_start = 0.0
 
-    def acquire(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+    def acquire(
+        self, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
         self._slots.acquire()
         with self._lock:
             now = clock()
@@ -162,7 +166,9 @@ class Fetcher:
             return self._client_with(fetch)
         except ImportError as error:
             # httpx needs an extra package for a SOCKS proxy named in ALL_PROXY.
-            raise ConfigError(f"the proxy set in the environment cannot be used: {error}") from None
+            raise ConfigError(
+                f"the proxy set in the environment cannot be used: {error}"
+            ) from None
 
     def _client_with(self, fetch: FetchSection) -> httpx.Client:
         return httpx.Client(
@@ -249,7 +255,11 @@ class Fetcher:
                 self._hosts_down[host] = error.reason
                 logger.warning(
                     "%s gave up on %d URLs in a row (last: %s); skipping the rest of it "
-                    "for this run (fetch.host_down_after_failures)", host, limit, error.reason)
+                    "for this run (fetch.host_down_after_failures)",
+                    host,
+                    limit,
+                    error.reason,
+                )
 
     def _check_host_up(self, url: str) -> None:
         host = urlsplit(url).hostname or ""
@@ -257,7 +267,9 @@ class Fetcher:
         if reason is not None:
             raise SiteUnreachable(
                 f"host stopped answering ({reason}); the rest of it is skipped this run",
-                url=url, attempts=0)
+                url=url,
+                attempts=0,
+            )
 
     def _wait_before_retry(self, state: RetryCallState) -> float:
         fetch = self.config.fetch
@@ -298,7 +310,9 @@ class Fetcher:
             target = normalize_url(response, base_url=current)
             if target is None:
                 raise PermanentFetchError(
-                    f"redirect to a non-http(s) URL {response!r}", url=url, attempts=attempt
+                    f"redirect to a non-http(s) URL {response!r}",
+                    url=url,
+                    attempts=attempt,
                 )
             self.check_allowed(target, url, redirect=True, attempts=attempt)
             if target in seen:
@@ -321,7 +335,9 @@ class Fetcher:
         """A page, or the Location of a redirect."""
         if self.deadline_passed:
             raise DeadlineExceeded(
-                "run deadline passed (fetch.run_deadline_seconds)", url=url, attempts=attempt
+                "run deadline passed (fetch.run_deadline_seconds)",
+                url=url,
+                attempts=attempt,
             )
         headers = {}
         if etag:
@@ -336,23 +352,35 @@ class Fetcher:
         finally:
             turns.release()
 
-    def _exchange(self, url: str, headers: dict[str, str], attempt: int) -> FetchedPage | str:
+    def _exchange(
+        self, url: str, headers: dict[str, str], attempt: int
+    ) -> FetchedPage | str:
         with self._state_lock:
             self.stats.requests += 1
         started = self._clock()
         try:
-            with self._client.stream("GET", self._to_request_url(url), headers=headers) as response:
+            with self._client.stream(
+                "GET", self._to_request_url(url), headers=headers
+            ) as response:
                 return self._read_response(url, response, attempt, started)
         except httpx.TimeoutException as error:
-            raise TransientFetchError(f"timed out ({type(error).__name__})", url=url, attempts=attempt) from error
+            raise TransientFetchError(
+                f"timed out ({type(error).__name__})", url=url, attempts=attempt
+            ) from error
         except httpx.ConnectError as error:
-            raise TransientFetchError(f"cannot connect: {error}", url=url, attempts=attempt) from error
+            raise TransientFetchError(
+                f"cannot connect: {error}", url=url, attempts=attempt
+            ) from error
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
             raise TransientFetchError(
-                f"connection broken: {error or type(error).__name__}", url=url, attempts=attempt
+                f"connection broken: {error or type(error).__name__}",
+                url=url,
+                attempts=attempt,
             ) from error
         except httpx.HTTPError as error:
-            raise PermanentFetchError(f"HTTP error: {error}", url=url, attempts=attempt) from error
+            raise PermanentFetchError(
+                f"HTTP error: {error}", url=url, attempts=attempt
+            ) from error
 
     def _read_response(
         self, url: str, response: httpx.Response, attempt: int, started: float
@@ -360,7 +388,9 @@ class Fetcher:
         status = response.status_code
         if status in _REDIRECT_STATUSES and "location" in response.headers:
             return self._to_site_url(response.headers["location"], url)
-        _raise_for_status(url, response, attempt, self.config.fetch.retry_after_cap_seconds)
+        _raise_for_status(
+            url, response, attempt, self.config.fetch.retry_after_cap_seconds
+        )
 
         body = b""
         if status != 304:
@@ -435,7 +465,9 @@ class Fetcher:
         now = self._clock()
         if now - started > self.config.fetch.timeout_seconds * 4:
             raise TransientFetchError(
-                "response took longer than 4 x fetch.timeout_seconds", url=url, attempts=attempt
+                "response took longer than 4 x fetch.timeout_seconds",
+                url=url,
+                attempts=attempt,
             )
         if now >= self._deadline:
             raise DeadlineExceeded(
@@ -516,7 +548,9 @@ class Fetcher:
         crawl_delay = rules.crawl_delay(self.config.user_agent)
         if crawl_delay:
             self._turns_for(robots_url).raise_delay(float(crawl_delay))
-            logger.info("robots.txt asks for a Crawl-delay of %s s; honouring it", crawl_delay)
+            logger.info(
+                "robots.txt asks for a Crawl-delay of %s s; honouring it", crawl_delay
+            )
         return rules
 
     def _to_request_url(self, url: str) -> str:
@@ -524,7 +558,9 @@ class Fetcher:
         if self._mirror is None:
             return url
         parts = urlsplit(url)
-        return urlunsplit((self._mirror[0], self._mirror[1], parts.path, parts.query, ""))
+        return urlunsplit(
+            (self._mirror[0], self._mirror[1], parts.path, parts.query, "")
+        )
 
     def _to_site_url(self, location: str, current: str) -> str:
         """A redirect target as a site URL: a mirror address maps back to the site."""
@@ -532,11 +568,15 @@ class Fetcher:
         parts = urlsplit(absolute)
         if self._mirror is not None and (parts.scheme, parts.netloc) == self._mirror:
             site = urlsplit(current)
-            return urlunsplit((site.scheme, site.netloc, parts.path, parts.query, parts.fragment))
+            return urlunsplit(
+                (site.scheme, site.netloc, parts.path, parts.query, parts.fragment)
+            )
         return absolute
 
 
-def _backoff_seconds(attempt: int, *, initial_seconds: float, max_seconds: float) -> float:
+def _backoff_seconds(
+    attempt: int, *, initial_seconds: float, max_seconds: float
+) -> float:
     """Doubling waits with up to one initial wait of jitter, so that retries spread out."""
     exponential = initial_seconds * 2.0 ** (attempt - 1)
     return min(max_seconds, exponential + random.uniform(0, initial_seconds))
@@ -549,14 +589,20 @@ def _mirror_origin(base_url: str | None) -> tuple[str, str] | None:
     return parts.scheme, parts.netloc
 
 
-def _raise_for_status(url: str, response: httpx.Response, attempt: int, cap: float) -> None:
+def _raise_for_status(
+    url: str, response: httpx.Response, attempt: int, cap: float
+) -> None:
     status = response.status_code
     if status < 400 or status == 304:
         return
     if status in _GONE_STATUSES:
-        raise PermanentFetchError(f"gone (HTTP {status})", url=url, status=status, attempts=attempt)
+        raise PermanentFetchError(
+            f"gone (HTTP {status})", url=url, status=status, attempts=attempt
+        )
     if status not in _RETRIED_STATUSES and status < 500:
-        raise PermanentFetchError(f"HTTP {status}", url=url, status=status, attempts=attempt)
+        raise PermanentFetchError(
+            f"HTTP {status}", url=url, status=status, attempts=attempt
+        )
 
     retry_after = _retry_after_seconds(response.headers.get("retry-after"))
     if retry_after is not None and retry_after > cap:
@@ -567,7 +613,9 @@ def _raise_for_status(url: str, response: httpx.Response, attempt: int, cap: flo
             status=status,
             attempts=attempt,
         )
-    error = TransientFetchError(f"HTTP {status}", url=url, status=status, attempts=attempt)
+    error = TransientFetchError(
+        f"HTTP {status}", url=url, status=status, attempts=attempt
+    )
     error.retry_after_seconds = retry_after
     raise error
 
@@ -607,7 +655,9 @@ class _Decompressor:
         try:
             out = self._zlib.decompress(raw, self._cap_bytes - self._produced + 1)
         except zlib.error as error:
-            raise PermanentFetchError(f"corrupt compressed body: {error}", url=url, attempts=attempt) from error
+            raise PermanentFetchError(
+                f"corrupt compressed body: {error}", url=url, attempts=attempt
+            ) from error
         return self._count(out, url, attempt)
 
     def finish(self, *, url: str, attempt: int) -> bytes:
@@ -625,4 +675,3 @@ class _Decompressor:
                 attempts=attempt,
             )
         return chunk
-

@@ -20,7 +20,17 @@ _BLANK_LINE_RUN = re.compile(r"\n{3,}")
 
 # Query parameters that only track a click; they never change the page.
 _TRACKING_PARAMETERS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga"}
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+    }
 )
 _TRACKING_PREFIXES = ("utm_",)
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -128,7 +128,9 @@ def _summary_text(node: LexborNode, link_texts: list[str]) -> str | None:
     return text or None
 
 
-def _next_page_url(tree: LexborHTMLParser, base_url: str, listing: ListingSection) -> str | None:
+def _next_page_url(
+    tree: LexborHTMLParser, base_url: str, listing: ListingSection
+) -> str | None:
     candidates = tree.css(listing.next_page) if listing.next_page else []
     candidates += tree.css('link[rel="next"], a[rel="next"]')
     for node in candidates:
@@ -169,13 +171,17 @@ def parse_detail(
     )
 
 
-def _detail_title(tree: LexborHTMLParser, detail: DetailSection, site: SiteSection) -> str | None:
+def _detail_title(
+    tree: LexborHTMLParser, detail: DetailSection, site: SiteSection
+) -> str | None:
     heading = tree.css_first(detail.title)
     title = normalize_text(inline_text(heading)) if heading is not None else None
     if title:
         return title
 
-    og_title = normalize_text(_attribute(tree.css_first('meta[property="og:title"]'), "content"))
+    og_title = normalize_text(
+        _attribute(tree.css_first('meta[property="og:title"]'), "content")
+    )
     if og_title:
         return og_title
 
@@ -239,7 +245,9 @@ def _meta_date(tree: LexborHTMLParser, property_name: str, itemprop: str) -> str
     return normalize_date(_attribute(tree.css_first(selector), "content"))
 
 
-def _json_ld_values(tree: LexborHTMLParser, keys: set[str]) -> Iterator[tuple[str, str]]:
+def _json_ld_values(
+    tree: LexborHTMLParser, keys: set[str]
+) -> Iterator[tuple[str, str]]:
     for script in tree.css('script[type="application/ld+json"]'):
         try:
             document = json.loads(script.text())
@@ -261,7 +269,9 @@ def _walk_json(value: Any, keys: set[str]) -> Iterator[tuple[str, str]]:
             yield from _walk_json(item, keys)
 
 
-def _themes(tree: LexborHTMLParser, detail: DetailSection, parameter: str) -> list[Theme]:
+def _themes(
+    tree: LexborHTMLParser, detail: DetailSection, parameter: str
+) -> list[Theme]:
     if detail.themes is None:
         return []
     themes: dict[str, Theme] = {}

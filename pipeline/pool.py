@@ -76,14 +76,17 @@ class ParsePool:
         self._config = config
         self._pool: Pool | None = None
         if processes > 0:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            method = (
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            )
             context = multiprocessing.get_context(method)
             # A signal while forking would land in the pool's own machinery;
             # held here, it arrives once the pool stands, where it can unwind.
             signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_WHILE_FORKING)
             try:
                 self._pool = context.Pool(
-                    processes, initializer=_start_worker, initargs=(config,))
+                    processes, initializer=_start_worker, initargs=(config,)
+                )
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_WHILE_FORKING)
 
@@ -105,7 +108,9 @@ class ParsePool:
             return _parse(self._config, html, url)
         return self._pool.apply(_parse_in_worker, ((html, url),))
 
-    def parse_details(self, jobs: Iterable[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+    def parse_details(
+        self, jobs: Iterable[tuple[str, str]]
+    ) -> Iterator[dict[str, Any]]:
         """Many pages' fields, in the order of the (html, url) jobs."""
         if self._pool is None:
             return (_parse(self._config, html, url) for html, url in jobs)

@@ -18,8 +18,8 @@ from pipeline.errors import FetchError, PipelineError
 from pipeline.fetch import Fetcher, FetchOptions
 from pipeline.normalize import normalize_text, normalize_url
 from pipeline.parse import parse_detail, parse_listing
-from pipeline.text import inline_text
 from pipeline.report import open_existing
+from pipeline.text import inline_text
 
 # Reads a page's HTML by URL, from the site or from the raw store.
 PageReader = Callable[[str], str]
@@ -63,8 +63,10 @@ class ProbeReport:
         out = [f"{role}: {url}" for role, url in self.pages.items()]
         for line in self.lines:
             flag = "  MISSING" if line.is_required and line.matches == 0 else ""
-            out.append(f"[{line.page}] {line.key} {line.selector!r}: {line.matches} "
-                       f"match{'es' if line.matches != 1 else ''}{flag}")
+            out.append(
+                f"[{line.page}] {line.key} {line.selector!r}: {line.matches} "
+                f"match{'es' if line.matches != 1 else ''}{flag}"
+            )
             out += [f"    {sample}" for sample in line.samples]
         out += [f"problem: {problem}" for problem in self.problems]
         return "\n".join(out)
@@ -150,8 +152,12 @@ def _highest_numbered_page(html: str, page_url: str, next_url: str) -> str | Non
     number = re.search(r"\d+(?!.*\d)", next_url)
     if number is None:
         return None
-    shape = re.compile(re.escape(next_url[: number.start()]) + r"(\d+)"
-                       + re.escape(next_url[number.end():]) + "$")
+    shape = re.compile(
+        re.escape(next_url[: number.start()])
+        + r"(\d+)"
+        + re.escape(next_url[number.end() :])
+        + "$"
+    )
     best: tuple[int, str] | None = None
     for anchor in LexborHTMLParser(html).css("a[href]"):
         url = normalize_url(anchor.attributes.get("href") or "", base_url=page_url)
@@ -161,45 +167,91 @@ def _highest_numbered_page(html: str, page_url: str, next_url: str) -> str | Non
     return best[1] if best else None
 
 
-def _probe_listing(config: SiteConfig, page: str, html: str, url: str, report: ProbeReport) -> None:
+def _probe_listing(
+    config: SiteConfig, page: str, html: str, url: str, report: ProbeReport
+) -> None:
     tree = LexborHTMLParser(html)
     entries = tree.css(config.listing.entry)
-    report.lines.append(_line(page, "listing.entry", config.listing.entry, entries, True))
+    report.lines.append(
+        _line(page, "listing.entry", config.listing.entry, entries, True)
+    )
     for key in ("title", "link", "summary"):
         selector = getattr(config.listing, key)
         nodes = [node for entry in entries for node in entry.css(selector)[:1]]
-        report.lines.append(_line(page, f"listing.{key}", selector, nodes, True,
-                                  attribute="href" if key == "link" else None))
+        report.lines.append(
+            _line(
+                page,
+                f"listing.{key}",
+                selector,
+                nodes,
+                True,
+                attribute="href" if key == "link" else None,
+            )
+        )
     if config.listing.next_page:
         nodes = tree.css(config.listing.next_page)
-        report.lines.append(_line(page, "listing.next_page", config.listing.next_page, nodes,
-                                  False, attribute="href"))
+        report.lines.append(
+            _line(
+                page,
+                "listing.next_page",
+                config.listing.next_page,
+                nodes,
+                False,
+                attribute="href",
+            )
+        )
 
 
 def _probe_detail(config: SiteConfig, html: str, url: str, report: ProbeReport) -> None:
     tree = LexborHTMLParser(html)
     detail = config.detail
-    for key, selector, required in (("detail.title", detail.title, False),
-                                    ("detail.content", detail.content, True),
-                                    ("detail.themes", detail.themes, False)):
+    for key, selector, required in (
+        ("detail.title", detail.title, False),
+        ("detail.content", detail.content, True),
+        ("detail.themes", detail.themes, False),
+    ):
         if selector:
-            report.lines.append(_line("detail", key, selector, tree.css(selector), required))
+            report.lines.append(
+                _line("detail", key, selector, tree.css(selector), required)
+            )
     for selector in detail.exclude:
-        report.lines.append(_line("detail", "detail.exclude", selector, tree.css(selector), False))
+        report.lines.append(
+            _line("detail", "detail.exclude", selector, tree.css(selector), False)
+        )
     parsed = parse_detail(html, page_url=url, detail=detail, site=config.site)
     for name, spec in detail.fields.items():
         value = parsed.fields.get(name)
         shown = spec.selector or f"pattern {spec.pattern}"
-        matches = len(tree.css(spec.selector)) if spec.selector else int(value is not None)
-        report.lines.append(SelectorLine("detail", f"detail.fields.{name}", shown, matches,
-                                         [_clip(value)] if value else [], False))
+        matches = (
+            len(tree.css(spec.selector)) if spec.selector else int(value is not None)
+        )
+        report.lines.append(
+            SelectorLine(
+                "detail",
+                f"detail.fields.{name}",
+                shown,
+                matches,
+                [_clip(value)] if value else [],
+                False,
+            )
+        )
 
 
-def _line(page: str, key: str, selector: str, nodes: list[LexborNode], required: bool,
-          attribute: str | None = None) -> SelectorLine:
+def _line(
+    page: str,
+    key: str,
+    selector: str,
+    nodes: list[LexborNode],
+    required: bool,
+    attribute: str | None = None,
+) -> SelectorLine:
     samples = []
     for node in nodes[:_SAMPLES]:
-        value = node.attributes.get(attribute) if attribute else normalize_text(inline_text(node))
+        value = (
+            node.attributes.get(attribute)
+            if attribute
+            else normalize_text(inline_text(node))
+        )
         samples.append(_clip(value or ""))
     return SelectorLine(page, key, selector, len(nodes), samples, required)
 

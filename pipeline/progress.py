@@ -24,7 +24,11 @@ def progress_display(*, enabled: bool) -> Iterator[Callable[[str, str], None] | 
 
         def report(kind: str, url: str) -> None:
             seen[kind] += 1
-            display.update(task, description=(
-                f"{seen['listing']} listing pages, {seen['detail']} detail pages: {url}"))
+            display.update(
+                task,
+                description=(
+                    f"{seen['listing']} listing pages, {seen['detail']} detail pages: {url}"
+                ),
+            )
 
         yield report

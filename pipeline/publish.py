@@ -11,20 +11,29 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
+from pipeline import store
 from pipeline.config import SiteConfig
 from pipeline.errors import QualityGateError
-from pipeline import store
 
 logger = logging.getLogger(__name__)
 
 _DETAIL_CONTENT = (
-    "description", "language", "canonical_url", "image_url", "published_at",
-    "modified_at", "alternates",
+    "description",
+    "language",
+    "canonical_url",
+    "image_url",
+    "published_at",
+    "modified_at",
+    "alternates",
 )
 # Columns that say when a project was last seen or fetched; a rebuild sees nothing.
 _SIGHTING_COLUMNS = (
-    "last_seen_at", "last_seen_run_id", "detail_fetched_at", "last_status",
-    "removed_at", "missed_sweeps",
+    "last_seen_at",
+    "last_seen_run_id",
+    "detail_fetched_at",
+    "last_status",
+    "removed_at",
+    "missed_sweeps",
 )
 # Outcomes whose detail fields were read from a page during this run.
 _FRESH_OUTCOMES = ("parsed", "not-modified")
@@ -54,7 +63,11 @@ def check_quality(
         values = _fill_values(entry, found["detail"])
         for name in required:
             filled[name] += bool(values.get(name))
-    rates = {name: round(count / parsed, 4) for name, count in filled.items()} if parsed else {}
+    rates = (
+        {name: round(count / parsed, 4) for name, count in filled.items()}
+        if parsed
+        else {}
+    )
     counts.update(projects_seen=projects, parsed=parsed, fill_rates=rates)
 
     if problems:
@@ -86,7 +99,9 @@ def _selector_of(field: str, config: SiteConfig) -> str:
     return f"detail.content {config.detail.content!r}"
 
 
-def _check_empty_fields(rates: dict[str, float], parsed: int, config: SiteConfig) -> None:
+def _check_empty_fields(
+    rates: dict[str, float], parsed: int, config: SiteConfig
+) -> None:
     allowed = config.quality.max_empty_ratio
     for name, rate in rates.items():
         if 1 - rate > allowed:
@@ -98,7 +113,10 @@ def _check_empty_fields(rates: dict[str, float], parsed: int, config: SiteConfig
 
 
 def _check_fill_drop(
-    database: sqlite_utils.Database, rates: dict[str, float], parsed: int, config: SiteConfig
+    database: sqlite_utils.Database,
+    rates: dict[str, float],
+    parsed: int,
+    config: SiteConfig,
 ) -> None:
     # A handful of re-parsed pages says too little about a fill rate to compare.
     if parsed < 5:
@@ -115,8 +133,13 @@ def _check_fill_drop(
             )
 
 
-def _check_sweep_size(database: sqlite_utils.Database, found: int, config: SiteConfig) -> None:
-    sizes = [sweep.get("projects_seen", 0) for sweep in store.recent_complete_sweeps(database, limit=3)]
+def _check_sweep_size(
+    database: sqlite_utils.Database, found: int, config: SiteConfig
+) -> None:
+    sizes = [
+        sweep.get("projects_seen", 0)
+        for sweep in store.recent_complete_sweeps(database, limit=3)
+    ]
     if not sizes:
         return
     median = statistics.median(sizes)
@@ -145,9 +168,17 @@ def publish_run(
     counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "returned": 0}
     seen: set[str] = set()
     for link, entry, found in store.iter_staged_projects(database, run_id):
-        url = publish_record(database, config, link=link, entry=entry, found=found,
-                             run_id=run_id, now=now, is_complete_sweep=is_complete_sweep,
-                             counts=counts)
+        url = publish_record(
+            database,
+            config,
+            link=link,
+            entry=entry,
+            found=found,
+            run_id=run_id,
+            now=now,
+            is_complete_sweep=is_complete_sweep,
+            counts=counts,
+        )
         if url:
             seen.add(url)
     if is_complete_sweep:
@@ -173,20 +204,41 @@ def publish_record(
     Returns the record's URL, or None when its detail page is gone. A rebuild
     leaves the sighting columns (last seen, last fetched) as they were.
     """
-    stored = store.load_project(database, found["url"]) or store.load_project(database, link)
+    stored = store.load_project(database, found["url"]) or store.load_project(
+        database, link
+    )
     if found["outcome"] == "gone":
         if stored is not None:
-            database.execute("UPDATE projects SET last_status = ? WHERE url = ?",
-                             (found["status"], stored["url"]))
+            database.execute(
+                "UPDATE projects SET last_status = ? WHERE url = ?",
+                (found["status"], stored["url"]),
+            )
         return None
 
-    url: str = found["url"] if found["outcome"] == "parsed" or stored is None else stored["url"]
-    detail = found["detail"] if found["outcome"] == "parsed" else _stored_detail(stored, config)
+    url: str = (
+        found["url"]
+        if found["outcome"] == "parsed" or stored is None
+        else stored["url"]
+    )
+    detail = (
+        found["detail"]
+        if found["outcome"] == "parsed"
+        else _stored_detail(stored, config)
+    )
     row = _compose(config, link, url, entry, detail, stored, is_complete_sweep)
     changed = _diff(stored, row, config)
-    has_returned = not is_rebuild and stored is not None and bool(stored.get("removed_at"))
-    _bookkeep(row, stored, found, run_id, now, changed_any=bool(changed) or has_returned,
-              parser_version=config.parser_version)
+    has_returned = (
+        not is_rebuild and stored is not None and bool(stored.get("removed_at"))
+    )
+    _bookkeep(
+        row,
+        stored,
+        found,
+        run_id,
+        now,
+        changed_any=bool(changed) or has_returned,
+        parser_version=config.parser_version,
+    )
     if is_rebuild and stored is not None:
         for name in _SIGHTING_COLUMNS:
             row[name] = stored.get(name)
@@ -195,15 +247,29 @@ def publish_record(
         changed.append(("removed_at", stored["removed_at"] if stored else None, None))
     if stored is None:
         counts["new"] += 1
-        store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
-                          field="project", old_value=None, new_value="added")
+        store.save_change(
+            database,
+            project_url=url,
+            run_id=run_id,
+            changed_at=now,
+            field="project",
+            old_value=None,
+            new_value="added",
+        )
     elif changed:
         counts["changed"] += 1
     else:
         counts["unchanged"] += 1
     for name, old, new in changed if stored is not None else []:
-        store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
-                          field=name, old_value=old, new_value=new)
+        store.save_change(
+            database,
+            project_url=url,
+            run_id=run_id,
+            changed_at=now,
+            field=name,
+            old_value=old,
+            new_value=new,
+        )
     theme_names = row.pop("_theme_names")
     if stored is None or _differs(stored, row):
         store.save_project(database, row)
@@ -213,7 +279,10 @@ def publish_record(
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:
     """Whether writing the row would change anything (a rebuild often would not)."""
-    return any(_comparable(stored.get(name)) != _comparable(value) for name, value in row.items())
+    return any(
+        _comparable(stored.get(name)) != _comparable(value)
+        for name, value in row.items()
+    )
 
 
 def _stored_detail(stored: dict[str, Any] | None, config: SiteConfig) -> dict[str, Any]:
@@ -247,7 +316,9 @@ def _compose(
     theme_names: dict[str, str | None] = {slug: None for slug in listing_themes}
     theme_names.update({theme["slug"]: theme["name"] for theme in detail_themes})
 
-    title_source = "listing" if entry["title"] else ("detail" if detail.get("title") else None)
+    title_source = (
+        "listing" if entry["title"] else ("detail" if detail.get("title") else None)
+    )
     row: dict[str, Any] = {
         "url": url,
         "title": entry["title"] or detail.get("title"),
@@ -256,7 +327,10 @@ def _compose(
         **{key: detail.get(key) for key in _DETAIL_CONTENT},
         "alternates": detail.get("alternates") or None,
         "themes": sorted(theme_names) or None,
-        **{name: (detail.get("fields") or {}).get(name) for name in config.detail.fields},
+        **{
+            name: (detail.get("fields") or {}).get(name)
+            for name in config.detail.fields
+        },
         "detail_themes": detail_themes or None,
         "listing_themes": sorted(listing_themes) or None,
         "detail_link": link,
@@ -320,8 +394,12 @@ def _bookkeep(
         last_seen_at=now,
         updated_at=now if is_new or changed_any else stored.get("updated_at"),
         detail_fetched_at=now if is_fresh else stored.get("detail_fetched_at"),
-        last_status=found["status"] if found["status"] is not None else stored.get("last_status"),
-        last_changed_run_id=run_id if is_new or changed_any else stored.get("last_changed_run_id"),
+        last_status=found["status"]
+        if found["status"] is not None
+        else stored.get("last_status"),
+        last_changed_run_id=run_id
+        if is_new or changed_any
+        else stored.get("last_changed_run_id"),
         last_seen_run_id=run_id,
         parser_version=parser_version if is_parsed else stored.get("parser_version"),
         detail_sha256=found.get("sha256") if is_parsed else stored.get("detail_sha256"),
@@ -348,10 +426,21 @@ def _mark_missing(
             continue
         missed += 1
         if missed >= limit:
-            database.execute("UPDATE projects SET missed_sweeps = ?, removed_at = ? WHERE url = ?",
-                             (missed, now, url))
-            store.save_change(database, project_url=url, run_id=run_id, changed_at=now,
-                              field="removed_at", old_value=None, new_value=now)
+            database.execute(
+                "UPDATE projects SET missed_sweeps = ?, removed_at = ? WHERE url = ?",
+                (missed, now, url),
+            )
+            store.save_change(
+                database,
+                project_url=url,
+                run_id=run_id,
+                changed_at=now,
+                field="removed_at",
+                old_value=None,
+                new_value=now,
+            )
             counts["removed"] += 1
         else:
-            database.execute("UPDATE projects SET missed_sweeps = ? WHERE url = ?", (missed, url))
+            database.execute(
+                "UPDATE projects SET missed_sweeps = ? WHERE url = ?", (missed, url)
+            )

@@ -49,8 +49,10 @@ class RebuildReport:
 
     def render(self) -> str:
         verb = "would change" if self.is_dry_run else "changed"
-        lines = [f"rebuild {self.run_id}: {self.records} records re-derived, "
-                 f"{self.changed} {verb}, {self.without_raw_page} without a stored page"]
+        lines = [
+            f"rebuild {self.run_id}: {self.records} records re-derived, "
+            f"{self.changed} {verb}, {self.without_raw_page} without a stored page"
+        ]
         lines += [f"  {name}: {count}" for name, count in sorted(self.fields.items())]
         if self.refusal:
             lines.append(f"refused: {self.refusal}")
@@ -59,15 +61,19 @@ class RebuildReport:
         return "\n".join(lines)
 
 
-def run_rebuild(config: SiteConfig, database_path: str | Path, *, dry_run: bool) -> RebuildReport:
+def run_rebuild(
+    config: SiteConfig, database_path: str | Path, *, dry_run: bool
+) -> RebuildReport:
     """Re-parse every record's stored pages; write the changes unless dry_run.
 
     Raises LockedError when a crawl holds the database.
     """
     require_database(database_path)
     # Workers are forked first, so that they never inherit the lock or the database.
-    with ParsePool(config, processes=default_processes()) as parser, \
-            hold_run_lock(database_path):
+    with (
+        ParsePool(config, processes=default_processes()) as parser,
+        hold_run_lock(database_path),
+    ):
         database = open_existing(database_path)
         try:
             store.ensure_field_columns(database, list(config.detail.fields))
@@ -78,11 +84,20 @@ def run_rebuild(config: SiteConfig, database_path: str | Path, *, dry_run: bool)
 
 
 def _rebuild(
-    config: SiteConfig, database: sqlite_utils.Database, parser: ParsePool, *, dry_run: bool
+    config: SiteConfig,
+    database: sqlite_utils.Database,
+    parser: ParsePool,
+    *,
+    dry_run: bool,
 ) -> RebuildReport:
     now = utc_now()
-    run_id = store.start_run(database, kind="rebuild", started_at=now, is_full_sweep=False,
-                             parser_version=config.parser_version)
+    run_id = store.start_run(
+        database,
+        kind="rebuild",
+        started_at=now,
+        is_full_sweep=False,
+        parser_version=config.parser_version,
+    )
     report = RebuildReport(run_id, dry_run)
     listing_entries = _listing_entries(config, database)
     counts: dict[str, int] = Counter()
@@ -90,22 +105,50 @@ def _rebuild(
     database.execute("BEGIN IMMEDIATE")
     try:
         for batch in _batches(_project_urls(database)):
-            _rebuild_batch(config, database, parser, batch, listing_entries,
-                           run_id, now, counts, report)
+            _rebuild_batch(
+                config,
+                database,
+                parser,
+                batch,
+                listing_entries,
+                run_id,
+                now,
+                counts,
+                report,
+            )
         report.changed = counts["changed"]
-        report.fields.update(dict(database.execute(
-            "SELECT field, COUNT(*) FROM changes WHERE run_id = ? GROUP BY field", (run_id,)
-        ).fetchall()))
-        report.refusal = _refusal(config, before, _fill_rates(database, config.quality.required_fields))
+        report.fields.update(
+            dict(
+                database.execute(
+                    "SELECT field, COUNT(*) FROM changes WHERE run_id = ? GROUP BY field",
+                    (run_id,),
+                ).fetchall()
+            )
+        )
+        report.refusal = _refusal(
+            config, before, _fill_rates(database, config.quality.required_fields)
+        )
     except BaseException:
         database.execute("ROLLBACK")
-        store.finish_run(database, run_id, status="interrupted", ended_at=utc_now(),
-                         counts=dict(counts), reason="stopped by an error or a signal")
+        store.finish_run(
+            database,
+            run_id,
+            status="interrupted",
+            ended_at=utc_now(),
+            counts=dict(counts),
+            reason="stopped by an error or a signal",
+        )
         raise
     database.execute("ROLLBACK" if dry_run or report.refusal else "COMMIT")
     status = "refused" if report.refusal else "dry-run" if dry_run else "succeeded"
-    store.finish_run(database, run_id, status=status, ended_at=utc_now(),
-                     counts={**counts, "records": report.records}, reason=report.refusal)
+    store.finish_run(
+        database,
+        run_id,
+        status=status,
+        ended_at=utc_now(),
+        counts={**counts, "records": report.records},
+        reason=report.refusal,
+    )
     return report
 
 
@@ -121,19 +164,25 @@ def _fill_rates(database: sqlite_utils.Database, fields: list[str]) -> dict[str,
     return rates
 
 
-def _refusal(config: SiteConfig, before: dict[str, float], after: dict[str, float]) -> str | None:
+def _refusal(
+    config: SiteConfig, before: dict[str, float], after: dict[str, float]
+) -> str | None:
     """Why the rebuilt records must not be kept: the crawl's quality gate, applied
     to the whole dataset. None when they may."""
     quality = config.quality
     for name, rate in after.items():
         drop_points = (before[name] - rate) * 100
         if rate < before[name] and 1 - rate > quality.max_empty_ratio:
-            return (f"field {name!r} would be empty on {1 - rate:.0%} of the records "
-                    f"(quality.max_empty_ratio allows {quality.max_empty_ratio:.0%}); "
-                    "nothing was written")
+            return (
+                f"field {name!r} would be empty on {1 - rate:.0%} of the records "
+                f"(quality.max_empty_ratio allows {quality.max_empty_ratio:.0%}); "
+                "nothing was written"
+            )
         if drop_points > quality.max_fill_drop_points:
-            return (f"field {name!r} fill rate would fall from {before[name]:.0%} to "
-                    f"{rate:.0%} (quality.max_fill_drop_points); nothing was written")
+            return (
+                f"field {name!r} fill rate would fall from {before[name]:.0%} to "
+                f"{rate:.0%} (quality.max_fill_drop_points); nothing was written"
+            )
     return None
 
 
@@ -146,11 +195,15 @@ def _batches(urls: list[str]) -> Iterator[list[str]]:
         yield urls[start : start + _BATCH_PROJECTS]
 
 
-def _listing_entries(config: SiteConfig, database: sqlite_utils.Database) -> dict[str, Any]:
+def _listing_entries(
+    config: SiteConfig, database: sqlite_utils.Database
+) -> dict[str, Any]:
     """Every detail link's entry as the newest stored listing pages show it."""
     entries: dict[str, Any] = {}
     for raw in store.iter_latest_raw_pages(database, kind="listing"):
-        listing = parse_listing(raw.text, page_url=raw.final_url, listing=config.listing)
+        listing = parse_listing(
+            raw.text, page_url=raw.final_url, listing=config.listing
+        )
         for entry in listing.entries:
             entries.setdefault(entry.detail_url, entry)
     return entries
@@ -179,14 +232,30 @@ def _rebuild_batch(
         if raw is None:
             continue
         link = project["detail_link"] or project["url"]
-        found = {"url": project["url"], "status": raw.status, "outcome": "parsed",
-                 "detail": next(details), "sha256": raw.sha256}
-        publish_record(database, config, link=link, entry=_entry(project, listing_entries.get(link)),
-                       found=found, run_id=run_id, now=now, is_complete_sweep=False,
-                       counts=counts, is_rebuild=True)
+        found = {
+            "url": project["url"],
+            "status": raw.status,
+            "outcome": "parsed",
+            "detail": next(details),
+            "sha256": raw.sha256,
+        }
+        publish_record(
+            database,
+            config,
+            link=link,
+            entry=_entry(project, listing_entries.get(link)),
+            found=found,
+            run_id=run_id,
+            now=now,
+            is_complete_sweep=False,
+            counts=counts,
+            is_rebuild=True,
+        )
 
 
-def _stored_detail_page(database: sqlite_utils.Database, project: dict[str, Any]) -> store.RawPage | None:
+def _stored_detail_page(
+    database: sqlite_utils.Database, project: dict[str, Any]
+) -> store.RawPage | None:
     raw = store.latest_raw_page(database, project["url"])
     if raw is None and project.get("detail_link"):
         raw = store.latest_raw_page(database, project["detail_link"])

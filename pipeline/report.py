@@ -25,7 +25,9 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def require_database(database_path: str | Path) -> None:
     """Raise StorageError unless a database file is there."""
     if not Path(database_path).is_file():
-        raise StorageError("no database here; run `pipeline crawl` first", path=str(database_path))
+        raise StorageError(
+            "no database here; run `pipeline crawl` first", path=str(database_path)
+        )
 
 
 def open_existing(database_path: str | Path) -> sqlite_utils.Database:
@@ -39,11 +41,25 @@ def describe_database(database_path: str | Path) -> dict[str, Any]:
     database = open_existing(database_path)
     try:
         runs = [
-            dict(zip(("id", "kind", "started_at", "ended_at", "status", "is_full_sweep",
-                      "counts", "reason"), row))
+            dict(
+                zip(
+                    (
+                        "id",
+                        "kind",
+                        "started_at",
+                        "ended_at",
+                        "status",
+                        "is_full_sweep",
+                        "counts",
+                        "reason",
+                    ),
+                    row,
+                )
+            )
             for row in database.execute(
                 "SELECT id, kind, started_at, ended_at, status, is_full_sweep, counts, reason "
-                "FROM runs ORDER BY id DESC LIMIT 5")
+                "FROM runs ORDER BY id DESC LIMIT 5"
+            )
         ]
         for run in runs:
             run["counts"] = json.loads(run["counts"] or "{}")
@@ -51,11 +67,17 @@ def describe_database(database_path: str | Path) -> dict[str, Any]:
             "database": str(database_path),
             "schema_version": store.schema_version(database),
             "projects": _count(database, "SELECT COUNT(*) FROM projects"),
-            "current_projects": _count(database, "SELECT COUNT(*) FROM current_projects"),
-            "removed_projects": _count(database, "SELECT COUNT(*) FROM projects WHERE removed_at IS NOT NULL"),
-            "themes": dict(database.execute(
-                "SELECT theme, COUNT(*) FROM project_themes GROUP BY theme ORDER BY theme"
-            ).fetchall()),
+            "current_projects": _count(
+                database, "SELECT COUNT(*) FROM current_projects"
+            ),
+            "removed_projects": _count(
+                database, "SELECT COUNT(*) FROM projects WHERE removed_at IS NOT NULL"
+            ),
+            "themes": dict(
+                database.execute(
+                    "SELECT theme, COUNT(*) FROM project_themes GROUP BY theme ORDER BY theme"
+                ).fetchall()
+            ),
             "raw_pages": _count(database, "SELECT COUNT(*) FROM raw_pages"),
             "changes": _count(database, "SELECT COUNT(*) FROM changes"),
             "recent_runs": runs,
@@ -63,7 +85,8 @@ def describe_database(database_path: str | Path) -> dict[str, Any]:
                 dict(zip(("url", "kind", "status", "error"), row))
                 for row in database.execute(
                     "SELECT url, kind, status, error FROM fetch_failures "
-                    "WHERE run_id = (SELECT MAX(id) FROM runs) ORDER BY id LIMIT 20")
+                    "WHERE run_id = (SELECT MAX(id) FROM runs) ORDER BY id LIMIT 20"
+                )
             ],
         }
     finally:
@@ -82,8 +105,13 @@ def render_description(description: dict[str, Any]) -> str:
         f"{description['removed_projects']} removed",
         f"raw pages       {description['raw_pages']}",
         f"changes         {description['changes']}",
-        "themes          " + (", ".join(f"{slug} ({count})" for slug, count
-                                      in description["themes"].items()) or "none"),
+        "themes          "
+        + (
+            ", ".join(
+                f"{slug} ({count})" for slug, count in description["themes"].items()
+            )
+            or "none"
+        ),
         "recent runs",
     ]
     for run in description["recent_runs"]:
@@ -96,7 +124,9 @@ def render_description(description: dict[str, Any]) -> str:
             + (f"  ({run['reason']})" if run["reason"] else "")
         )
     for failure in description["last_run_failures"]:
-        lines.append(f"  failure: {failure['kind']} {failure['url']}: {failure['error']}")
+        lines.append(
+            f"  failure: {failure['kind']} {failure['url']}: {failure['error']}"
+        )
     return "\n".join(lines)
 
 
@@ -117,7 +147,9 @@ def parse_age(text: str) -> timedelta:
     found = _AGE.match(text)
     try:
         if found:
-            return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
+            return timedelta(
+                seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+            )
     except OverflowError:
         pass
     raise ConfigError(f"--max-age must look like 90m, 26h or 2d, got {text!r}")
@@ -127,26 +159,40 @@ def check_freshness(database_path: str | Path, *, max_age: timedelta) -> Freshne
     """Whether the last published run is recent enough and the last run went well."""
     database = open_existing(database_path)
     try:
-        finished = store.last_run(database, statuses=(
-            "succeeded", "partial", "refused", "interrupted", "failed"))
+        finished = store.last_run(
+            database,
+            statuses=("succeeded", "partial", "refused", "interrupted", "failed"),
+        )
         published = store.last_run(database, statuses=("succeeded", "partial"))
     finally:
         database.close()
 
     if published is None:
         return Freshness(f"stale: {database_path} has no published run", True)
-    if finished is not None and finished["status"] in ("refused", "interrupted", "failed"):
+    if finished is not None and finished["status"] in (
+        "refused",
+        "interrupted",
+        "failed",
+    ):
         reason = f": {finished['reason']}" if finished["reason"] else ""
-        return Freshness(f"failing: last run {finished['id']} {finished['status']}{reason}", True)
+        return Freshness(
+            f"failing: last run {finished['id']} {finished['status']}{reason}", True
+        )
     ended = datetime.strptime(published["ended_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=timezone.utc)
+        tzinfo=timezone.utc
+    )
     age = datetime.now(timezone.utc) - ended
     if age > max_age:
-        return Freshness(f"stale: last published run {published['id']} ended "
-                         f"{published['ended_at']}, {_human(age)} ago (over {_human(max_age)})",
-                         True)
-    return Freshness(f"fresh: last published run {published['id']} ended "
-                     f"{published['ended_at']}, {_human(age)} ago", False)
+        return Freshness(
+            f"stale: last published run {published['id']} ended "
+            f"{published['ended_at']}, {_human(age)} ago (over {_human(max_age)})",
+            True,
+        )
+    return Freshness(
+        f"fresh: last published run {published['id']} ended "
+        f"{published['ended_at']}, {_human(age)} ago",
+        False,
+    )
 
 
 def _human(age: timedelta) -> str:

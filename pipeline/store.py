@@ -86,7 +86,9 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
@@ -95,7 +97,9 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as error:
         raise StorageError(f"cannot open database: {error}", path=str(path)) from error
     except OSError as error:
-        raise StorageError(f"cannot open database: {error.strerror}", path=str(path)) from error
+        raise StorageError(
+            f"cannot open database: {error.strerror}", path=str(path)
+        ) from error
     return database
 
 
@@ -251,7 +255,9 @@ def _migrate_to_2(database: sqlite_utils.Database) -> None:
 def _migrate_to_3(database: sqlite_utils.Database) -> None:
     if "projects_fts" not in database.table_names():
         database["projects"].enable_fts(  # type: ignore[union-attr]
-            ["title", "summary", "description"], create_triggers=True, tokenize="unicode61"
+            ["title", "summary", "description"],
+            create_triggers=True,
+            tokenize="unicode61",
         )
     # Every run updates bookkeeping columns; re-index only when indexed text moves.
     database.executescript(
@@ -326,7 +332,8 @@ def save_raw_page(
     """Keep a response body (packed by pack_body); a body equal to the URL's
     latest is only revalidated."""
     latest = database.execute(
-        "SELECT id, sha256 FROM raw_pages WHERE url = ? ORDER BY id DESC LIMIT 1", (url,)
+        "SELECT id, sha256 FROM raw_pages WHERE url = ? ORDER BY id DESC LIMIT 1",
+        (url,),
     ).fetchone()
     if latest is not None and latest[1] == sha256:
         mark_raw_page_validated(
@@ -338,9 +345,23 @@ def save_raw_page(
                content_type, fetched_at, validated_at, sha256, body, body_bytes,
                charset, charset_source, run_id)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (url, kind, final_url, status, etag, last_modified, content_type, fetched_at,
-         fetched_at, sha256, compressed_body, body_bytes, charset,
-         charset_source, run_id),
+        (
+            url,
+            kind,
+            final_url,
+            status,
+            etag,
+            last_modified,
+            content_type,
+            fetched_at,
+            fetched_at,
+            sha256,
+            compressed_body,
+            body_bytes,
+            charset,
+            charset_source,
+            run_id,
+        ),
     )
     return int(cursor.lastrowid or 0)
 
@@ -381,11 +402,17 @@ def latest_raw_page(database: sqlite_utils.Database, url: str) -> RawPage | None
     return RawPage(*row)
 
 
-def iter_latest_raw_pages(database: sqlite_utils.Database, *, kind: str) -> Iterator[RawPage]:
+def iter_latest_raw_pages(
+    database: sqlite_utils.Database, *, kind: str
+) -> Iterator[RawPage]:
     """The newest stored body of every URL of one kind (listing, detail), one at a time."""
-    ids = [row[0] for row in database.execute(
-        "SELECT MAX(id) FROM raw_pages WHERE kind = ? GROUP BY url ORDER BY MAX(id)", (kind,)
-    )]
+    ids = [
+        row[0]
+        for row in database.execute(
+            "SELECT MAX(id) FROM raw_pages WHERE kind = ? GROUP BY url ORDER BY MAX(id)",
+            (kind,),
+        )
+    ]
     for raw_page_id in ids:
         row = database.execute(
             """SELECT id, url, final_url, status, etag, last_modified, content_type,
@@ -447,8 +474,14 @@ def finish_run(
     database.execute(
         """UPDATE runs SET status = ?, ended_at = ?, counts = ?, is_complete = ?,
                reason = ? WHERE id = ?""",
-        (status, ended_at, json.dumps(counts, sort_keys=True), int(is_complete),
-         reason, run_id),
+        (
+            status,
+            ended_at,
+            json.dumps(counts, sort_keys=True),
+            int(is_complete),
+            reason,
+            run_id,
+        ),
     )
 
 
@@ -466,8 +499,12 @@ def mark_interrupted_runs(database: sqlite_utils.Database, *, at: str) -> int:
     return cursor.rowcount
 
 
-def last_run(database: sqlite_utils.Database, *, statuses: tuple[str, ...] | None = None,
-             complete_only: bool = False) -> dict[str, Any] | None:
+def last_run(
+    database: sqlite_utils.Database,
+    *,
+    statuses: tuple[str, ...] | None = None,
+    complete_only: bool = False,
+) -> dict[str, Any] | None:
     """The newest run, optionally only among some statuses or complete sweeps."""
     sql = "SELECT * FROM runs WHERE kind = 'crawl'"
     parameters: list[Any] = []
@@ -483,7 +520,9 @@ def last_run(database: sqlite_utils.Database, *, statuses: tuple[str, ...] | Non
     return dict(zip(columns, row))
 
 
-def recent_complete_sweeps(database: sqlite_utils.Database, *, limit: int) -> list[dict[str, Any]]:
+def recent_complete_sweeps(
+    database: sqlite_utils.Database, *, limit: int
+) -> list[dict[str, Any]]:
     """Counts of the newest published complete sweeps, newest first."""
     rows = database.execute(
         """SELECT counts FROM runs WHERE kind = 'crawl' AND is_complete = 1
@@ -556,8 +595,15 @@ def stage_detail(
         """INSERT OR REPLACE INTO staged_details
                (run_id, detail_link, url, status, outcome, detail, sha256)
            VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        (run_id, detail_link, url, status, outcome,
-         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None, sha256),
+        (
+            run_id,
+            detail_link,
+            url,
+            status,
+            outcome,
+            json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+            sha256,
+        ),
     )
 
 
@@ -570,37 +616,74 @@ def iter_staged_projects(
     sightings; the outcome says what its detail page gave. Reads one project
     at a time so that memory does not grow with the site.
     """
-    links = [row[0] for row in database.execute(
-        "SELECT detail_link FROM staged_entries WHERE run_id = ? "
-        "GROUP BY detail_link ORDER BY MIN(rowid)", (run_id,))]
+    links = [
+        row[0]
+        for row in database.execute(
+            "SELECT detail_link FROM staged_entries WHERE run_id = ? "
+            "GROUP BY detail_link ORDER BY MIN(rowid)",
+            (run_id,),
+        )
+    ]
     for link in links:
-        yield link, _staged_entry(database, run_id, link), _staged_detail(database, run_id, link)
+        yield (
+            link,
+            _staged_entry(database, run_id, link),
+            _staged_detail(database, run_id, link),
+        )
 
 
-def _staged_entry(database: sqlite_utils.Database, run_id: int, link: str) -> dict[str, Any]:
+def _staged_entry(
+    database: sqlite_utils.Database, run_id: int, link: str
+) -> dict[str, Any]:
     rows = database.execute(
         "SELECT listing_url, position, title, summary, theme FROM staged_entries "
-        "WHERE run_id = ? AND detail_link = ? ORDER BY rowid", (run_id, link)).fetchall()
+        "WHERE run_id = ? AND detail_link = ? ORDER BY rowid",
+        (run_id, link),
+    ).fetchall()
     listing_url, position, title, summary, _ = rows[0]
-    return {"listing_url": listing_url, "position": position, "title": title,
-            "summary": summary, "themes": {row[4] for row in rows if row[4]}}
+    return {
+        "listing_url": listing_url,
+        "position": position,
+        "title": title,
+        "summary": summary,
+        "themes": {row[4] for row in rows if row[4]},
+    }
 
 
-def _staged_detail(database: sqlite_utils.Database, run_id: int, link: str) -> dict[str, Any]:
+def _staged_detail(
+    database: sqlite_utils.Database, run_id: int, link: str
+) -> dict[str, Any]:
     row = database.execute(
         "SELECT url, status, outcome, detail, sha256 FROM staged_details "
-        "WHERE run_id = ? AND detail_link = ?", (run_id, link)).fetchone()
+        "WHERE run_id = ? AND detail_link = ?",
+        (run_id, link),
+    ).fetchone()
     if row is None:
-        return {"url": link, "status": None, "outcome": "kept", "detail": None, "sha256": None}
+        return {
+            "url": link,
+            "status": None,
+            "outcome": "kept",
+            "detail": None,
+            "sha256": None,
+        }
     url, status, outcome, detail, sha256 = row
-    return {"url": url, "status": status, "outcome": outcome,
-            "detail": json.loads(detail) if detail else None, "sha256": sha256}
+    return {
+        "url": url,
+        "status": status,
+        "outcome": outcome,
+        "detail": json.loads(detail) if detail else None,
+        "sha256": sha256,
+    }
 
 
-def clear_staging(database: sqlite_utils.Database, *, run_id: int | None = None) -> None:
+def clear_staging(
+    database: sqlite_utils.Database, *, run_id: int | None = None
+) -> None:
     """Drop a run's staged rows once they are published or refused; every run's
     when run_id is None."""
-    where, parameters = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+    where, parameters = (
+        ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+    )
     database.execute(f"DELETE FROM staged_entries {where}", parameters)
     database.execute(f"DELETE FROM staged_details {where}", parameters)
 
@@ -633,7 +716,14 @@ def save_change(
     database.execute(
         """INSERT INTO changes (project_url, run_id, changed_at, field, old_value, new_value)
            VALUES (?, ?, ?, ?, ?, ?)""",
-        (project_url, run_id, changed_at, field, _as_text(old_value), _as_text(new_value)),
+        (
+            project_url,
+            run_id,
+            changed_at,
+            field,
+            _as_text(old_value),
+            _as_text(new_value),
+        ),
     )
 
 
@@ -649,7 +739,9 @@ def save_project(database: sqlite_utils.Database, row: dict[str, Any]) -> None:
     columns = list(row)
     placeholders = ", ".join("?" for _ in columns)
     names = ", ".join(f"[{name}]" for name in columns)
-    updates = ", ".join(f"[{name}] = excluded.[{name}]" for name in columns if name != "url")
+    updates = ", ".join(
+        f"[{name}] = excluded.[{name}]" for name in columns if name != "url"
+    )
     database.execute(
         f"INSERT INTO projects ({names}) VALUES ({placeholders}) "
         f"ON CONFLICT(url) DO UPDATE SET {updates}",

@@ -57,7 +57,9 @@ class _TextWalker:
     def blocks_of(self, node: LexborNode, *, as_lines: bool) -> list[str]:
         self._walk(node)
         self._flush()
-        return [text.replace("\n", " ") if as_lines else text for text, _ in self._blocks]
+        return [
+            text.replace("\n", " ") if as_lines else text for text, _ in self._blocks
+        ]
 
     def _walk(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
