@@ -13,9 +13,6 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 # Zero-width spaces and joiners, and stray byte order marks: invisible, and
 # they break equality and search.
 _INVISIBLE_RUN = re.compile("[\u200b\u200c\u200d\ufeff]+")
-# Unicode white space: no-break spaces (U+00A0, U+202F, where WordPress kept
-# empty paragraphs) included, so they read as plain spaces.
-_WHITESPACE_RUN = re.compile(r"\s+")
 _BLANK_LINE_RUN = re.compile(r"\n{3,}")
 
 # Query parameters that only track a click; they never change the page.
@@ -45,7 +42,9 @@ def normalize_text(text: str | None) -> str | None:
         text = _INVISIBLE_RUN.sub("", text)
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-    text = _WHITESPACE_RUN.sub(" ", text).strip()
+    # str.split() breaks on exactly the characters str.isspace() knows, the
+    # no-break spaces included, and is much faster than a regular expression.
+    text = " ".join(text.split())
     return text or None
 
 

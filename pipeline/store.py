@@ -368,8 +368,9 @@ def save_raw_page(
 
 def pack_body(body: bytes) -> bytes:
     """A body as the raw page store keeps it. zlib releases the GIL, so fetch
-    threads can pack bodies in parallel."""
-    return zlib.compress(body, 6)
+    threads can pack bodies in parallel. Level 1 packs HTML about a tenth
+    larger than the default level, in half the CPU time."""
+    return zlib.compress(body, 1)
 
 
 def mark_raw_page_validated(
