@@ -189,6 +189,12 @@ def _check_output_path(path: str | None) -> None:
     "politeness.min_delay_seconds).",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(0, 64),
+    help="Worker processes fetching and parsing detail pages; 0 for threads "
+    "(overrides fetch.processes).",
+)
+@click.option(
     "--full",
     is_flag=True,
     help="Run a full sweep: walk every listing page and revalidate every detail page.",
@@ -206,6 +212,7 @@ def crawl(
     max_pages: int | None,
     concurrency: int | None,
     min_delay: float | None,
+    processes: int | None,
     full: bool,
     summary_json: str | None,
     quiet: bool,
@@ -226,6 +233,7 @@ def crawl(
             max_pages=max_pages,
             concurrency=concurrency,
             min_delay_seconds=min_delay,
+            processes=processes,
             is_full=full,
         )
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:

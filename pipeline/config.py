@@ -166,6 +166,9 @@ class FetchSection(_Section):
     # After this many URLs in a row given up on transient faults, a host is
     # taken as down for the rest of the run instead of being retried URL by URL.
     host_down_after_failures: int = Field(default=3, ge=1)
+    # Worker processes that fetch and parse detail pages, each one request at a
+    # time; 0 keeps them in threads of the crawl's own process.
+    processes: int = Field(default=0, ge=0, le=64)
 
 
 class PolitenessSection(_Section):

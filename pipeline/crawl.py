@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,6 +22,13 @@ import sqlite_utils
 
 from pipeline import store
 from pipeline.config import SiteConfig
+from pipeline.detail import (
+    DetailJob,
+    DetailResult,
+    DetailWorkers,
+    parse_page,
+    record_holds,
+)
 from pipeline.errors import (
     DeadlineExceeded,
     DisallowedByRobots,
@@ -30,17 +37,16 @@ from pipeline.errors import (
     QualityGateError,
     SiteUnreachable,
 )
-from pipeline.fetch import FetchedPage, Fetcher, FetchOptions
+from pipeline.fetch import FetchedPage, Fetcher, FetchOptions, FetchStats
 from pipeline.lock import hold_run_lock
 from pipeline.normalize import utc_now
 from pipeline.parse import (
     ListingEntry,
     ListingPage,
-    detail_as_dict,
-    parse_detail,
     parse_listing,
     theme_slug_from_url,
 )
+from pipeline.pool import fork_context
 from pipeline.publish import check_quality, publish_run
 
 logger = logging.getLogger(__name__)
@@ -76,6 +82,7 @@ class CrawlOptions:
     max_pages: int | None = None
     concurrency: int | None = None
     min_delay_seconds: float | None = None
+    processes: int | None = None
     is_full: bool = False
 
 
@@ -110,32 +117,6 @@ class RunSummary:
             f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, "
             f"{c.get('unchanged', 0)} unchanged, {c.get('removed', 0)} removed"
         )
-
-
-@dataclass
-class _DetailJob:
-    """A detail link to resolve, and what is stored about it already."""
-
-    link: str
-    stored: dict[str, Any] | None
-    raw: store.RawPage | None
-    must_fetch: bool
-
-
-@dataclass
-class _DetailResult:
-    link: str
-    outcome: str
-    url: str
-    status: int | None = None
-    page: FetchedPage | None = None
-    detail: dict[str, Any] | None = None
-    error: FetchError | None = None
-    # The stored page a 304 confirmed, and a new body packed for the store.
-    raw_id: int | None = None
-    packed_body: bytes | None = None
-    # The page the detail fields were parsed from.
-    sha256: str | None = None
 
 
 @dataclass
@@ -331,12 +312,15 @@ class _Crawl:
             concurrency=self.options.concurrency,
             min_delay_seconds=self.options.min_delay_seconds,
         )
-        with Fetcher(self.config, options=fetch_options) as fetcher:
+        processes = self._worker_processes()
+        shared_by = fork_context() if processes else None
+        with Fetcher(
+            self.config, options=fetch_options, shared_by=shared_by
+        ) as fetcher:
             self.fetcher = fetcher
-            self.pool = ThreadPoolExecutor(
-                max_workers=fetcher.concurrency, thread_name_prefix="detail"
-            )
-            self.in_flight: set[Future[_DetailResult]] = set()
+            self.workers = DetailWorkers(self.config, fetcher, processes=processes)
+            self.worker_stats = FetchStats()
+            self.in_flight: set[Future[DetailResult]] = set()
             try:
                 for start_url in self.config.site.start_urls:
                     if self.state.deadline_hit or self.state.is_site_unreachable:
@@ -345,13 +329,23 @@ class _Crawl:
                 self._drain(until_empty=True)
             except BaseException:
                 # An interrupt must not wait for requests still in flight.
-                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.workers.close(cancel=True)
                 raise
-            self.pool.shutdown()
+            self.workers.close()
             self._count_fetch_stats(fetcher)
+
+    def _worker_processes(self) -> int:
+        """Detail worker processes: each has one request in flight, so no more
+        than the concurrency allows."""
+        processes = self.options.processes
+        if processes is None:
+            processes = self.config.fetch.processes
+        concurrency = self.options.concurrency or self.config.politeness.concurrency
+        return min(processes, concurrency)
 
     def _count_fetch_stats(self, fetcher: Fetcher) -> None:
         stats = fetcher.stats
+        stats.add(self.worker_stats)
         self.state.counts.update(
             requests=stats.requests,
             not_modified=stats.not_modified,
@@ -457,10 +451,15 @@ class _Crawl:
                 last_modified=page.last_modified,
             )
             return raw.text, len(raw.body)
-        self._save_raw(page, kind="listing", packed_body=store.pack_body(page.body))
+        packed_body = store.pack_body(page.body)
+        self._save_raw(
+            page, kind="listing", packed_body=packed_body, body_bytes=len(page.body)
+        )
         return page.text, len(page.body)
 
-    def _save_raw(self, page: FetchedPage, *, kind: str, packed_body: bytes) -> None:
+    def _save_raw(
+        self, page: FetchedPage, *, kind: str, packed_body: bytes, body_bytes: int
+    ) -> None:
         decoded = page.decoded
         store.save_raw_page(
             self.database,
@@ -474,7 +473,7 @@ class _Crawl:
             content_type=page.content_type,
             fetched_at=page.fetched_at,
             sha256=page.sha256,
-            body_bytes=len(page.body),
+            body_bytes=body_bytes,
             compressed_body=packed_body,
             charset=decoded.charset if decoded else None,
             charset_source=decoded.source if decoded else None,
@@ -535,7 +534,7 @@ class _Crawl:
             or entry.summary != stored.get("listing_summary")
         )
 
-    def _plan_detail(self, entry: ListingEntry) -> _DetailJob:
+    def _plan_detail(self, entry: ListingEntry) -> DetailJob:
         """Decide whether a detail page is requested at all (then conditionally)."""
         stored = store.load_project(self.database, entry.detail_url)
         raw_url = stored["url"] if stored else entry.detail_url
@@ -546,16 +545,16 @@ class _Crawl:
         is_recent = raw is not None and _age(raw.validated_at) < max_age
         if is_recent and raw is not None and raw.validated_at > self.fresh_since:
             # Fetched since the last publish, by this run or one that died.
-            return _DetailJob(entry.detail_url, stored, raw, must_fetch=False)
+            return DetailJob(entry.detail_url, stored, raw, must_fetch=False)
         must_fetch = (
             self.is_full_sweep
             or stored is None
             or self._listing_changed(entry, stored)
             or not is_recent
         )
-        return _DetailJob(entry.detail_url, stored, raw, must_fetch=must_fetch)
+        return DetailJob(entry.detail_url, stored, raw, must_fetch=must_fetch)
 
-    def _schedule(self, job: _DetailJob) -> None:
+    def _schedule(self, job: DetailJob) -> None:
         if not job.must_fetch:
             self._absorb(self._resolve_unfetched(job))
             return
@@ -566,7 +565,7 @@ class _Crawl:
             return
         while len(self.in_flight) >= self.fetcher.concurrency * _IN_FLIGHT_PER_WORKER:
             self._drain(until_empty=False, block=True)
-        self.in_flight.add(self.pool.submit(self._fetch_detail, job))
+        self.in_flight.add(self.workers.submit(job))
 
     def _drain(self, *, until_empty: bool, block: bool = False) -> None:
         while self.in_flight:
@@ -579,13 +578,13 @@ class _Crawl:
             if not until_empty:
                 return
 
-    def _resolve_unfetched(self, job: _DetailJob) -> _DetailResult:
+    def _resolve_unfetched(self, job: DetailJob) -> DetailResult:
         """A detail page not requested this run: the stored record stands, or the
         stored raw page is parsed when the record does not hold its fields yet."""
         self.state.counts["skipped"] += 1
-        if job.raw is not None and not self._record_holds(job.stored, job.raw):
-            detail = self._parse_detail(job.raw.text, job.raw.final_url)
-            return _DetailResult(
+        if job.raw is not None and not record_holds(self.config, job.stored, job.raw):
+            detail = parse_page(self.config, job.raw.text, job.raw.final_url)
+            return DetailResult(
                 job.link,
                 "parsed",
                 job.raw.final_url,
@@ -594,89 +593,21 @@ class _Crawl:
                 sha256=job.raw.sha256,
             )
         if job.stored is not None:
-            return _DetailResult(
+            return DetailResult(
                 job.link, "kept", job.stored["url"], job.stored.get("last_status")
             )
-        return _DetailResult(job.link, "kept", job.link)
+        return DetailResult(job.link, "kept", job.link)
 
-    def _record_holds(self, stored: dict[str, Any] | None, raw: store.RawPage) -> bool:
-        """Whether a record's fields were parsed from this very page, by this parser
-        and these selectors: then parsing the page again would change nothing."""
-        return (
-            stored is not None
-            and stored.get("parser_version") == self.config.parser_version
-            and stored.get("detail_sha256") == raw.sha256
-        )
-
-    def _fetch_detail(self, job: _DetailJob) -> _DetailResult:
-        """Runs in a worker thread: fetch, then parse when the page is new or changed."""
-        raw = job.raw
-        try:
-            page = self.fetcher.fetch(
-                job.link,
-                etag=raw.etag if raw else None,
-                last_modified=raw.last_modified if raw else None,
-            )
-        except FetchError as error:
-            outcome = "gone" if error.is_gone else "failed"
-            return _DetailResult(job.link, outcome, job.link, error.status, error=error)
-        if not page.is_not_modified and not page.is_html:
-            return _DetailResult(
-                job.link,
-                "not-html",
-                page.final_url,
-                page.status,
-                page=page,
-                packed_body=store.pack_body(page.body),
-            )
-        if page.is_not_modified and raw is not None:
-            if job.stored is not None and self._record_holds(job.stored, raw):
-                return _DetailResult(
-                    job.link,
-                    "not-modified",
-                    job.stored["url"],
-                    304,
-                    page=page,
-                    raw_id=raw.id,
-                )
-            detail = self._parse_detail(raw.text, raw.final_url)
-            return _DetailResult(
-                job.link,
-                "parsed",
-                raw.final_url,
-                304,
-                page=page,
-                detail=detail,
-                raw_id=raw.id,
-                sha256=raw.sha256,
-            )
-        detail = self._parse_detail(page.text, page.final_url)
-        # Packed here, off the main thread: zlib releases the GIL.
-        return _DetailResult(
-            job.link,
-            "parsed",
-            page.final_url,
-            page.status,
-            page=page,
-            detail=detail,
-            packed_body=store.pack_body(page.body),
-            sha256=page.sha256,
-        )
-
-    def _parse_detail(self, html: str, url: str) -> dict[str, Any]:
-        parsed = parse_detail(
-            html, page_url=url, detail=self.config.detail, site=self.config.site
-        )
-        return detail_as_dict(parsed)
-
-    def _absorb(self, result: _DetailResult) -> None:
+    def _absorb(self, result: DetailResult) -> None:
         """Main thread: store what a detail job brought back and stage its outcome,
         in one transaction."""
         with store.transaction(self.database):
             self._absorb_unlocked(result)
 
-    def _absorb_unlocked(self, result: _DetailResult) -> None:
+    def _absorb_unlocked(self, result: DetailResult) -> None:
         page = result.page
+        if result.fetch_stats is not None:
+            self.worker_stats.add(result.fetch_stats)
         if page is not None:
             self.state.status_mix[str(page.status)] += 1
             if page.is_not_modified and result.raw_id is not None:
@@ -688,7 +619,12 @@ class _Crawl:
                     last_modified=page.last_modified,
                 )
             elif result.packed_body is not None:
-                self._save_raw(page, kind="detail", packed_body=result.packed_body)
+                self._save_raw(
+                    page,
+                    kind="detail",
+                    packed_body=result.packed_body,
+                    body_bytes=result.body_bytes,
+                )
             self.progress("detail", result.link)
             logger.info(
                 "Detail page %s: HTTP %d, %s",

@@ -16,6 +16,8 @@ PipelineError                 1  root; anything unexpected
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PipelineError(Exception):
     """Root of every error the pipeline raises on purpose."""
@@ -54,10 +56,25 @@ class FetchError(PipelineError):
         self.reason = message
         super().__init__(f"{url}: {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Worker processes send these back to the crawl; the default pickling of
+        # exceptions would call __init__ without its keyword arguments.
+        return (
+            _restore_fetch_error,
+            (type(self), self.reason, self.url, self.status, self.attempts),
+            self.__dict__,
+        )
+
     @property
     def is_gone(self) -> bool:
         """A 404 or 410: the page no longer exists, which is an answer, not a fault."""
         return self.status in (404, 410)
+
+
+def _restore_fetch_error(
+    kind: type[FetchError], reason: str, url: str, status: int | None, attempts: int
+) -> FetchError:
+    return kind(reason, url=url, status=status, attempts=attempts)
 
 
 class TransientFetchError(FetchError):

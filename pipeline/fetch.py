@@ -13,9 +13,10 @@ import random
 import threading
 import time
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable
+from multiprocessing.context import BaseContext
+from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -99,15 +100,44 @@ class FetchStats:
     gave_up: int = 0
     replaced_pages: int = 0
 
+    def since(self, earlier: FetchStats) -> FetchStats:
+        """The counts added after `earlier`, a copy of these taken before."""
+        return FetchStats(
+            *(now - then for now, then in zip(astuple(self), astuple(earlier)))
+        )
+
+    def add(self, other: FetchStats) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 class _HostTurns:
-    """Spaces requests to one host by a minimum delay and caps them in flight."""
+    """Spaces requests to one host by a minimum delay and caps them in flight.
 
-    def __init__(self, *, delay_seconds: float, concurrency: int) -> None:
-        self.delay_seconds = delay_seconds
-        self._slots = threading.BoundedSemaphore(concurrency)
-        self._lock = threading.Lock()
-        self._next_start = 0.0
+    Made with a multiprocessing context, it is shared by the worker processes
+    forked after it, so that they keep the delay and the cap together.
+    """
+
+    def __init__(
+        self,
+        *,
+        delay_seconds: float,
+        concurrency: int,
+        shared_by: BaseContext | None = None,
+    ) -> None:
+        self._slots: Any
+        self._lock: Any
+        # [the delay, the earliest start of the next request], on the monotonic
+        # clock, which all processes of one machine share.
+        self._times: Any
+        if shared_by is None:
+            self._slots = threading.BoundedSemaphore(concurrency)
+            self._lock = threading.Lock()
+            self._times = [delay_seconds, 0.0]
+        else:
+            self._slots = shared_by.BoundedSemaphore(concurrency)
+            self._lock = shared_by.Lock()
+            self._times = shared_by.Array("d", [delay_seconds, 0.0], lock=False)
 
     def acquire(
         self, clock: Callable[[], float], sleep: Callable[[float], None]
@@ -115,8 +145,8 @@ class _HostTurns:
         self._slots.acquire()
         with self._lock:
             now = clock()
-            start = max(now, self._next_start)
-            self._next_start = start + self.delay_seconds
+            start = max(now, self._times[1])
+            self._times[1] = start + self._times[0]
         if start > now:
             sleep(start - now)
 
@@ -126,9 +156,19 @@ class _HostTurns:
     def raise_delay(self, delay_seconds: float) -> None:
         """Lengthen the delay, also before the next request already planned."""
         with self._lock:
-            if delay_seconds > self.delay_seconds:
-                self._next_start += delay_seconds - self.delay_seconds
-                self.delay_seconds = delay_seconds
+            if delay_seconds > self._times[0]:
+                self._times[1] += delay_seconds - self._times[0]
+                self._times[0] = delay_seconds
+
+
+@dataclass
+class FetcherHandover:
+    """What a worker process's fetcher takes over from the crawl's own: the
+    shared host turns, robots.txt already read, and the run's deadline."""
+
+    turns: dict[str, _HostTurns]
+    robots: dict[str, Protego | FetchError | None]
+    deadline: float
 
 
 class Fetcher:
@@ -144,7 +184,11 @@ class Fetcher:
         options: FetchOptions = FetchOptions(),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared_by: BaseContext | None = None,
+        handover: FetcherHandover | None = None,
     ) -> None:
+        """shared_by: a multiprocessing context for worker processes to come,
+        whose fetchers are then made with this one's handover()."""
         self.config = config
         self.stats = FetchStats()
         self._options = options
@@ -156,6 +200,14 @@ class Fetcher:
         self._failures_in_a_row: dict[str, int] = {}
         self._hosts_down: dict[str, str] = {}
         self._robots: dict[str, Protego | FetchError | None] = {}
+        if shared_by is not None:
+            # Every host a request may go to gets its turns now, before workers fork.
+            for host in config.site.allowed_hosts:
+                self._turns[host] = self._new_turns(shared_by)
+        if handover is not None:
+            self._turns = handover.turns
+            self._robots = dict(handover.robots)
+            self._deadline = handover.deadline
         self._state_lock = threading.Lock()
         self._robots_lock = threading.Lock()
         self._client = self._open_client()
@@ -185,6 +237,10 @@ class Fetcher:
         )
 
     @property
+    def fetch_options(self) -> FetchOptions:
+        return self._options
+
+    @property
     def concurrency(self) -> int:
         return self._options.concurrency or self.config.politeness.concurrency
 
@@ -196,6 +252,12 @@ class Fetcher:
 
     def close(self) -> None:
         self._client.close()
+
+    def handover(self) -> FetcherHandover:
+        """What a worker process's fetcher needs to act as part of this one."""
+        with self._robots_lock:
+            robots = dict(self._robots)
+        return FetcherHandover(dict(self._turns), robots, self._deadline)
 
     @property
     def deadline_passed(self) -> bool:
@@ -480,13 +542,16 @@ class Fetcher:
         host = urlsplit(url).hostname or ""
         with self._state_lock:
             if host not in self._turns:
-                delay = self._options.min_delay_seconds
-                if delay is None:
-                    delay = self.config.politeness.min_delay_seconds
-                self._turns[host] = _HostTurns(
-                    delay_seconds=delay, concurrency=self.concurrency
-                )
+                self._turns[host] = self._new_turns(None)
             return self._turns[host]
+
+    def _new_turns(self, shared_by: BaseContext | None) -> _HostTurns:
+        delay = self._options.min_delay_seconds
+        if delay is None:
+            delay = self.config.politeness.min_delay_seconds
+        return _HostTurns(
+            delay_seconds=delay, concurrency=self.concurrency, shared_by=shared_by
+        )
 
     def check_allowed(
         self, url: str, origin: str, *, redirect: bool = False, attempts: int = 0

@@ -1,9 +1,8 @@
-"""Parse detail pages in worker processes, so that a rebuild uses every core
+"""Worker processes: how they are forked and made to follow their parent, and
+the pool that parses detail pages for a rebuild, so that it uses every core
 instead of waiting on one interpreter lock.
 
-Workers are forked once, before any thread starts, and each keeps the site
-config it was started with. (A crawl spends its time in HTTP and storage on
-the main process and gains nothing from them; it parses in its fetch threads.)
+Workers are forked once, and each keeps the site config it was started with.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import signal
+from multiprocessing.context import BaseContext
 from multiprocessing.pool import Pool
 from typing import Any, Iterable, Iterator
 
@@ -23,18 +23,30 @@ logger = logging.getLogger(__name__)
 
 # prctl(2) option: the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
-_HELD_WHILE_FORKING = {signal.SIGINT, signal.SIGTERM}
+HELD_WHILE_FORKING = {signal.SIGINT, signal.SIGTERM}
 _worker_config: SiteConfig | None = None
+
+
+def fork_context() -> BaseContext:
+    """Fork where there is fork: workers start at once, sharing what the parent
+    set up before them."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def prepare_worker() -> None:
+    """Run first in every worker process."""
+    # The parent stops its workers with SIGTERM, and answers Ctrl-C itself.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_WHILE_FORKING)
+    _die_with_parent()
 
 
 def _start_worker(config: SiteConfig) -> None:
     global _worker_config
     _worker_config = config
-    # The parent stops its workers with SIGTERM, and answers Ctrl-C itself.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_WHILE_FORKING)
-    _die_with_parent()
+    prepare_worker()
 
 
 def _die_with_parent() -> None:
@@ -76,19 +88,15 @@ class ParsePool:
         self._config = config
         self._pool: Pool | None = None
         if processes > 0:
-            method = (
-                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            )
-            context = multiprocessing.get_context(method)
             # A signal while forking would land in the pool's own machinery;
             # held here, it arrives once the pool stands, where it can unwind.
-            signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_WHILE_FORKING)
+            signal.pthread_sigmask(signal.SIG_BLOCK, HELD_WHILE_FORKING)
             try:
-                self._pool = context.Pool(
+                self._pool = fork_context().Pool(
                     processes, initializer=_start_worker, initargs=(config,)
                 )
             finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_WHILE_FORKING)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_WHILE_FORKING)
 
     def __enter__(self) -> ParsePool:
         return self

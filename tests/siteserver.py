@@ -18,6 +18,7 @@ import hashlib
 import signal
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -57,6 +58,8 @@ class LoggedRequest(NamedTuple):
     method: str
     path: str
     headers: dict[str, str]
+    # time.monotonic() at arrival: the clock every process of the machine shares.
+    arrived_at: float = 0.0
 
 
 class RequestLog(list[LoggedRequest]):
@@ -153,7 +156,9 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
 
     def _respond(self, *, send_body: bool) -> None:
         self.server.request_log.append(
-            LoggedRequest(self.command, self.path, dict(self.headers.items()))
+            LoggedRequest(
+                self.command, self.path, dict(self.headers.items()), time.monotonic()
+            )
         )
         delay_seconds = self.server.delays.get(self.path)
         if delay_seconds:

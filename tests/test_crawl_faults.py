@@ -95,7 +95,9 @@ def serve_tiny_site(server: FaultServer, *, fault_path: str) -> None:
         server.add_page(path, DETAIL_HTML.format(title=title).encode("utf-8"))
 
 
-def crawl(server: FaultServer, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def crawl(
+    server: FaultServer, tmp_path: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
     config_path = tmp_path / "site.toml"
     config_path.write_text(CONFIG_TOML, encoding="utf-8")
     # A proxy from the environment would take requests away from 127.0.0.1.
@@ -117,6 +119,7 @@ def crawl(server: FaultServer, tmp_path: Path) -> subprocess.CompletedProcess[st
         server.url,
         "--min-delay",
         "0",
+        *extra,
     ]
     return subprocess.run(
         command,
@@ -135,12 +138,14 @@ def failure_rows(database_path: Path) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
+# With worker processes, errors and pages travel back to the crawl by pickle.
+@pytest.mark.parametrize("workers", [[], ["--processes", "2", "--concurrency", "2"]])
 def test_detail_page_answering_503_every_time_fails_the_run_with_status_3(
-    server: FaultServer, tmp_path: Path
+    server: FaultServer, tmp_path: Path, workers: list[str]
 ) -> None:
     serve_tiny_site(server, fault_path="/status/503/")
 
-    result = crawl(server, tmp_path)
+    result = crawl(server, tmp_path, *workers)
 
     assert result.returncode == 3, result.stderr
     assert failure_rows(tmp_path / "projects.db") == [
@@ -149,12 +154,14 @@ def test_detail_page_answering_503_every_time_fails_the_run_with_status_3(
     assert server.requests.paths().count("/status/503/") == MAX_ATTEMPTS
 
 
+# With worker processes, errors and pages travel back to the crawl by pickle.
+@pytest.mark.parametrize("workers", [[], ["--processes", "2", "--concurrency", "2"]])
 def test_detail_page_answering_404_is_recorded_gone_and_the_run_succeeds(
-    server: FaultServer, tmp_path: Path
+    server: FaultServer, tmp_path: Path, workers: list[str]
 ) -> None:
     serve_tiny_site(server, fault_path="/status/404/")
 
-    result = crawl(server, tmp_path)
+    result = crawl(server, tmp_path, *workers)
 
     assert result.returncode == 0, result.stderr
     assert failure_rows(tmp_path / "projects.db") == [
@@ -162,12 +169,14 @@ def test_detail_page_answering_404_is_recorded_gone_and_the_run_succeeds(
     ]
 
 
+# With worker processes, errors and pages travel back to the crawl by pickle.
+@pytest.mark.parametrize("workers", [[], ["--processes", "2", "--concurrency", "2"]])
 def test_detail_page_that_is_a_pdf_is_recorded_not_html_and_skipped(
-    server: FaultServer, tmp_path: Path
+    server: FaultServer, tmp_path: Path, workers: list[str]
 ) -> None:
     serve_tiny_site(server, fault_path="/pdf/")
 
-    result = crawl(server, tmp_path)
+    result = crawl(server, tmp_path, *workers)
 
     assert result.returncode == 0, result.stderr
     assert failure_rows(tmp_path / "projects.db") == [
