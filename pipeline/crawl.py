@@ -573,8 +573,11 @@ class _Crawl:
             done, self.in_flight = wait(
                 self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED
             )
-            for future in done:
-                self._absorb(future.result())
+            results = [future.result() for future in done]
+            # One commit for all that came back together: commits cost more than rows.
+            with store.transaction(self.database):
+                for result in results:
+                    self._absorb_unlocked(result)
             if not until_empty:
                 return
 
