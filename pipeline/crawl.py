@@ -51,9 +51,6 @@ from pipeline.publish import check_quality, publish_run
 
 logger = logging.getLogger(__name__)
 
-# Detail fetches kept in flight per unit of concurrency; bounds memory on big sites.
-_IN_FLIGHT_PER_WORKER = 4
-
 ProgressCallback = Callable[[str, str], None]
 
 # Counters every run records, zero or not, so that queries on runs.counts find them.
@@ -320,7 +317,7 @@ class _Crawl:
             self.fetcher = fetcher
             self.workers = DetailWorkers(self.config, fetcher, processes=processes)
             self.worker_stats = FetchStats()
-            self.in_flight: set[Future[DetailResult]] = set()
+            self.in_flight: set[Future[list[DetailResult]]] = set()
             try:
                 for start_url in self.config.site.start_urls:
                     if self.state.deadline_hit or self.state.is_site_unreachable:
@@ -504,18 +501,19 @@ class _Crawl:
     def _take_entries(self, listing: ListingPage, theme: str | None) -> int:
         """Stage a listing page's entries; returns how many are new or changed."""
         with store.transaction(self.database):
-            for entry in listing.entries:
-                store.stage_entry(
-                    self.database,
-                    run_id=self.run_id,
-                    detail_link=entry.detail_url,
-                    listing_url=listing.url,
-                    position=entry.position,
-                    title=entry.title,
-                    summary=entry.summary,
-                    theme=theme,
-                )
+            store.stage_entries(
+                self.database,
+                run_id=self.run_id,
+                listing_url=listing.url,
+                theme=theme,
+                entries=[
+                    (entry.detail_url, entry.position, entry.title, entry.summary)
+                    for entry in listing.entries
+                ],
+            )
         changed = 0
+        to_fetch: list[DetailJob] = []
+        kept: list[DetailResult] = []
         for entry in listing.entries:
             if entry.detail_url in self.state.seen_links:
                 self.state.counts["duplicates"] += 1
@@ -524,7 +522,12 @@ class _Crawl:
             job = self._plan_detail(entry)
             if job.stored is None or self._listing_changed(entry, job.stored):
                 changed += 1
-            self._schedule(job)
+            if not job.must_fetch:
+                kept.append(self._resolve_unfetched(job))
+            elif self._is_allowed(job):
+                to_fetch.append(job)
+        self._absorb(kept)
+        self._submit(to_fetch)
         return changed
 
     def _listing_changed(self, entry: ListingEntry, stored: dict[str, Any]) -> bool:
@@ -554,18 +557,20 @@ class _Crawl:
         )
         return DetailJob(entry.detail_url, stored, raw, must_fetch=must_fetch)
 
-    def _schedule(self, job: DetailJob) -> None:
-        if not job.must_fetch:
-            self._absorb(self._resolve_unfetched(job))
-            return
+    def _is_allowed(self, job: DetailJob) -> bool:
         try:
             self.fetcher.check_allowed(job.link, job.link)
         except PermanentFetchError as error:
             self._record_failure(error, kind="off-host")
+            return False
+        return True
+
+    def _submit(self, jobs: list[DetailJob]) -> None:
+        if not jobs:
             return
-        while len(self.in_flight) >= self.fetcher.concurrency * _IN_FLIGHT_PER_WORKER:
+        while len(self.in_flight) >= self.workers.capacity:
             self._drain(until_empty=False, block=True)
-        self.in_flight.add(self.workers.submit(job))
+        self.in_flight.update(self.workers.submit(jobs))
 
     def _drain(self, *, until_empty: bool, block: bool = False) -> None:
         while self.in_flight:
@@ -573,11 +578,7 @@ class _Crawl:
             done, self.in_flight = wait(
                 self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED
             )
-            results = [future.result() for future in done]
-            # One commit for all that came back together: commits cost more than rows.
-            with store.transaction(self.database):
-                for result in results:
-                    self._absorb_unlocked(result)
+            self._absorb([result for future in done for result in future.result()])
             if not until_empty:
                 return
 
@@ -601,11 +602,14 @@ class _Crawl:
             )
         return DetailResult(job.link, "kept", job.link)
 
-    def _absorb(self, result: DetailResult) -> None:
-        """Main thread: store what a detail job brought back and stage its outcome,
-        in one transaction."""
+    def _absorb(self, results: list[DetailResult]) -> None:
+        """Main thread: store what detail jobs brought back and stage their
+        outcomes, in one transaction: commits cost more than rows."""
+        if not results:
+            return
         with store.transaction(self.database):
-            self._absorb_unlocked(result)
+            for result in results:
+                self._absorb_unlocked(result)
 
     def _absorb_unlocked(self, result: DetailResult) -> None:
         page = result.page

@@ -35,6 +35,12 @@ from pipeline.pool import HELD_WHILE_FORKING, fork_context, prepare_worker
 
 logger = logging.getLogger(__name__)
 
+# Futures kept out per fetch thread, and batches (a listing page's detail
+# pages) per worker process: enough to keep each busy, few enough that memory
+# does not grow with the site.
+_FUTURES_PER_THREAD = 4
+_BATCHES_PER_PROCESS = 2
+
 
 @dataclass
 class DetailJob:
@@ -156,12 +162,26 @@ class DetailWorkers:
         self._processes = processes
         self._executor: ThreadPoolExecutor | ProcessPoolExecutor | None = None
 
-    def submit(self, job: DetailJob) -> Future[DetailResult]:
+    @property
+    def capacity(self) -> int:
+        """Futures to keep out at most; bounds memory on big sites."""
+        if self._processes < 1:
+            return self._fetcher.concurrency * _FUTURES_PER_THREAD
+        return self._processes * _BATCHES_PER_PROCESS
+
+    def submit(self, jobs: list[DetailJob]) -> list[Future[list[DetailResult]]]:
+        """Start the jobs: one future each in threads, one for the batch in a
+        worker process, where each job sent alone would cost a round trip."""
         if self._executor is None:
             self._executor = self._start()
         if isinstance(self._executor, ThreadPoolExecutor):
-            return self._executor.submit(fetch_detail, self._fetcher, self._config, job)
-        return self._executor.submit(_fetch_in_worker, job)
+            return [
+                self._executor.submit(
+                    _fetch_in_thread, self._fetcher, self._config, job
+                )
+                for job in jobs
+            ]
+        return [self._executor.submit(_fetch_in_worker, jobs)]
 
     def _start(self) -> ThreadPoolExecutor | ProcessPoolExecutor:
         if self._processes < 1:
@@ -212,9 +232,18 @@ def _warm_up() -> None:
     """A first job that only makes the executor fork its workers."""
 
 
-def _fetch_in_worker(job: DetailJob) -> DetailResult:
+def _fetch_in_thread(
+    fetcher: Fetcher, config: SiteConfig, job: DetailJob
+) -> list[DetailResult]:
+    return [fetch_detail(fetcher, config, job)]
+
+
+def _fetch_in_worker(jobs: list[DetailJob]) -> list[DetailResult]:
     assert _worker_fetcher is not None and _worker_config is not None
-    before = replace(_worker_fetcher.stats)
-    result = fetch_detail(_worker_fetcher, _worker_config, job)
-    result.fetch_stats = _worker_fetcher.stats.since(before)
-    return result
+    results = []
+    for job in jobs:
+        before = replace(_worker_fetcher.stats)
+        result = fetch_detail(_worker_fetcher, _worker_config, job)
+        result.fetch_stats = _worker_fetcher.stats.since(before)
+        results.append(result)
+    return results

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import zlib
-from dataclasses import asdict, astuple, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from multiprocessing.context import BaseContext
 from typing import Any, Callable
@@ -103,12 +103,16 @@ class FetchStats:
     def since(self, earlier: FetchStats) -> FetchStats:
         """The counts added after `earlier`, a copy of these taken before."""
         return FetchStats(
-            *(now - then for now, then in zip(astuple(self), astuple(earlier)))
+            *(
+                getattr(self, counter.name) - getattr(earlier, counter.name)
+                for counter in fields(self)
+            )
         )
 
     def add(self, other: FetchStats) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
+        for counter in fields(self):
+            name = counter.name
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class _HostTurns:

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
@@ -559,23 +559,24 @@ def save_failure(
 # Staging ---------------------------------------------------------------------
 
 
-def stage_entry(
+def stage_entries(
     database: sqlite_utils.Database,
     *,
     run_id: int,
-    detail_link: str,
     listing_url: str,
-    position: int,
-    title: str | None,
-    summary: str | None,
     theme: str | None,
+    entries: Iterable[tuple[str, int, str | None, str | None]],
 ) -> None:
-    """Keep one listing sighting of a project until the run publishes."""
-    database.execute(
+    """Keep one listing page's sightings of projects until the run publishes:
+    (detail link, position, title, summary) each."""
+    database.conn.executemany(
         """INSERT INTO staged_entries
                (run_id, detail_link, listing_url, position, title, summary, theme)
            VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        (run_id, detail_link, listing_url, position, title, summary, theme),
+        [
+            (run_id, link, listing_url, position, title, summary, theme)
+            for link, position, title, summary in entries
+        ],
     )
 
 
