@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from pipeline.config import SiteConfig
 from pipeline.parse import detail_as_dict, parse_detail
+from pipeline.store import RawPage
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +59,16 @@ def _die_with_parent() -> None:
         logger.debug("Workers cannot follow their parent's death on this system")
 
 
-def _parse_in_worker(job: tuple[str, str]) -> dict[str, Any]:
-    html, url = job
+def _parse_in_worker(raw: RawPage) -> dict[str, Any]:
     assert _worker_config is not None
-    return _parse(_worker_config, html, url)
+    return _parse(_worker_config, raw)
 
 
-def _parse(config: SiteConfig, html: str, url: str) -> dict[str, Any]:
-    page = parse_detail(html, page_url=url, detail=config.detail, site=config.site)
+def _parse(config: SiteConfig, raw: RawPage) -> dict[str, Any]:
+    # The page travels packed and is unpacked here, off the parent's one core.
+    page = parse_detail(
+        raw.text, page_url=raw.final_url, detail=config.detail, site=config.site
+    )
     return detail_as_dict(page)
 
 
@@ -110,16 +113,9 @@ class ParsePool:
             self._pool.join()
             self._pool = None
 
-    def parse_detail(self, html: str, url: str) -> dict[str, Any]:
-        """One page's fields; blocks until they are ready."""
+    def parse_details(self, pages: Iterable[RawPage]) -> Iterator[dict[str, Any]]:
+        """Many stored pages' fields, in order. Work starts at once, in the
+        background, so the caller may prepare the next pages meanwhile."""
         if self._pool is None:
-            return _parse(self._config, html, url)
-        return self._pool.apply(_parse_in_worker, ((html, url),))
-
-    def parse_details(
-        self, jobs: Iterable[tuple[str, str]]
-    ) -> Iterator[dict[str, Any]]:
-        """Many pages' fields, in the order of the (html, url) jobs."""
-        if self._pool is None:
-            return (_parse(self._config, html, url) for html, url in jobs)
-        return self._pool.imap(_parse_in_worker, jobs, chunksize=8)
+            return (_parse(self._config, raw) for raw in pages)
+        return self._pool.imap(_parse_in_worker, pages, chunksize=8)

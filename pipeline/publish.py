@@ -198,15 +198,18 @@ def publish_record(
     is_complete_sweep: bool,
     counts: dict[str, int],
     is_rebuild: bool = False,
+    stored: dict[str, Any] | None = None,
 ) -> str | None:
     """Write one record from its listing entry and detail outcome, with its changes.
 
     Returns the record's URL, or None when its detail page is gone. A rebuild
-    leaves the sighting columns (last seen, last fetched) as they were.
+    leaves the sighting columns (last seen, last fetched) as they were, and
+    passes the stored record it has already read.
     """
-    stored = store.load_project(database, found["url"]) or store.load_project(
-        database, link
-    )
+    if stored is None:
+        stored = store.load_project(database, found["url"]) or store.load_project(
+            database, link
+        )
     if found["outcome"] == "gone":
         if stored is not None:
             database.execute(

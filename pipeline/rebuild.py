@@ -104,17 +104,19 @@ def _rebuild(
     before = _fill_rates(database, config.quality.required_fields)
     database.execute("BEGIN IMMEDIATE")
     try:
-        for batch in _batches(_project_urls(database)):
-            _rebuild_batch(
-                config,
-                database,
-                parser,
-                batch,
-                listing_entries,
-                run_id,
-                now,
-                counts,
-                report,
+        # Each batch is handed to the parsers before the one before it is
+        # written, so that parsing and writing overlap.
+        parsing: _Batch | None = None
+        for urls in _batches(_project_urls(database)):
+            following = _start_batch(database, parser, urls, report)
+            if parsing is not None:
+                _finish_batch(
+                    config, database, parsing, listing_entries, run_id, now, counts
+                )
+            parsing = following
+        if parsing is not None:
+            _finish_batch(
+                config, database, parsing, listing_entries, run_id, now, counts
             )
         report.changed = counts["changed"]
         report.fields.update(
@@ -209,26 +211,41 @@ def _listing_entries(
     return entries
 
 
-def _rebuild_batch(
-    config: SiteConfig,
+@dataclass
+class _Batch:
+    """Records being rebuilt: their rows, stored pages, and fields as parsed."""
+
+    projects: list[dict[str, Any]]
+    raws: list[store.RawPage | None]
+    details: Iterator[dict[str, Any]]
+
+
+def _start_batch(
     database: sqlite_utils.Database,
     parser: ParsePool,
     urls: list[str],
-    listing_entries: dict[str, Any],
-    run_id: int,
-    now: str,
-    counts: dict[str, int],
     report: RebuildReport,
-) -> None:
-    """Re-derive a batch of records; their pages are parsed in parallel."""
+) -> _Batch:
+    """Load a batch of records and set their stored pages parsing."""
     projects = [store.load_project(database, url) or {} for url in urls]
     raws = [_stored_detail_page(database, project) for project in projects]
     report.records += len(projects)
     report.without_raw_page += sum(1 for raw in raws if raw is None)
-    jobs = [(raw.text, raw.final_url) for raw in raws if raw is not None]
-    details = iter(parser.parse_details(jobs))
+    details = parser.parse_details([raw for raw in raws if raw is not None])
+    return _Batch(projects, raws, iter(details))
 
-    for project, raw in zip(projects, raws):
+
+def _finish_batch(
+    config: SiteConfig,
+    database: sqlite_utils.Database,
+    batch: _Batch,
+    listing_entries: dict[str, Any],
+    run_id: int,
+    now: str,
+    counts: dict[str, int],
+) -> None:
+    """Write a batch of records from their freshly parsed fields."""
+    for project, raw in zip(batch.projects, batch.raws):
         if raw is None:
             continue
         link = project["detail_link"] or project["url"]
@@ -236,7 +253,7 @@ def _rebuild_batch(
             "url": project["url"],
             "status": raw.status,
             "outcome": "parsed",
-            "detail": next(details),
+            "detail": next(batch.details),
             "sha256": raw.sha256,
         }
         publish_record(
@@ -250,6 +267,7 @@ def _rebuild_batch(
             is_complete_sweep=False,
             counts=counts,
             is_rebuild=True,
+            stored=project or None,
         )
 
 
