@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -99,7 +100,36 @@ def _setup(
     setup_logging(level=level, json_lines=log_format == "json")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, with click's own errors (a missing option, a value out
+    of range) as one line too, exit status 2."""
+
+    def main(  # type: ignore[override]
+        self, args: list[str] | None = None, *posargs: Any, **kwargs: Any
+    ) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(args, *posargs, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            status = super().main(args, *posargs, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.format_message(), err=True)
+            sys.exit(error.exit_code)
+        except click.UsageError as error:
+            where = f"{error.ctx.command_path}: " if error.ctx else ""
+            click.echo(f"error: {where}{error.format_message()} (see --help)", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            # Ctrl-C before a command's own handling began: nothing was started.
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(status if isinstance(status, int) else EXIT_OK)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="directory-pipeline")
 def main() -> None:
     """Crawl a project directory into one SQLite file, and look after that file."""
@@ -131,6 +161,15 @@ _base_url_option = click.option(
     help="Send requests for the site's hosts to this mirror "
     "(e.g. http://127.0.0.1:8000); stored URLs stay on the site's host.",
 )
+
+
+def _finite(
+    context: click.Context, parameter: click.Parameter, value: float | None
+) -> float | None:
+    # FloatRange lets NaN through: every comparison with it is false.
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("must be a number, got nan")
+    return value
 
 
 def _check_base_url(base_url: str | None) -> None:
@@ -185,6 +224,7 @@ def _check_output_path(path: str | None) -> None:
 @click.option(
     "--min-delay",
     type=click.FloatRange(min=0, max=3600),
+    callback=_finite,
     help="Seconds between requests to one host (overrides "
     "politeness.min_delay_seconds).",
 )
@@ -314,8 +354,10 @@ def rebuild(
     def action() -> int:
         config = load_config(config_path)
         report = run_rebuild(config, database_path, dry_run=dry_run)
-        if report.refusal or not quiet:
+        if not quiet:
             click.echo(report.render())
+        if report.refusal:
+            _report_problem(f"refused: {report.refusal}", log_format=log_format)
         return report.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)

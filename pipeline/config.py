@@ -82,7 +82,7 @@ class SiteSection(_Section):
     start_urls: list[Url] = Field(min_length=1)
     allowed_hosts: list[Host] = Field(min_length=1)
     # Query parameter whose value names the theme of a theme listing.
-    theme_parameter: str = "themes"
+    theme_parameter: str = Field(default="themes", min_length=1)
     # Stripped from <title> when a detail page has neither h1 nor og:title.
     title_suffixes: list[str] = []
 
@@ -153,7 +153,7 @@ class FetchSection(_Section):
     # A URL or e-mail address where the site's webmaster can reach us.
     contact: Annotated[str, AfterValidator(_check_contact)]
     timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
-    max_attempts: int = Field(default=4, ge=1)
+    max_attempts: int = Field(default=4, ge=1, le=100)
     backoff_initial_seconds: float = Field(default=2.0, ge=0, le=3600)
     backoff_max_seconds: float = Field(default=60.0, ge=0, le=3600)
     # A Retry-After longer than this gives the URL up instead of stalling the run.

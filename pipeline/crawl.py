@@ -338,6 +338,14 @@ class _Crawl:
         if processes is None:
             processes = self.config.fetch.processes
         concurrency = self.options.concurrency or self.config.politeness.concurrency
+        if processes > concurrency:
+            logger.warning(
+                "Starting %d worker processes, not %d: each has a request in "
+                "flight, and politeness.concurrency (or --concurrency) allows %d",
+                concurrency,
+                processes,
+                concurrency,
+            )
         return min(processes, concurrency)
 
     def _count_fetch_stats(self, fetcher: Fetcher) -> None:

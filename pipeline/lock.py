@@ -17,8 +17,9 @@ from pipeline.errors import LockedError, StorageError
 
 
 def lock_path_for(database_path: str | Path) -> Path:
-    """Where the run lock of a database lives."""
-    path = Path(database_path)
+    """Where the run lock of a database lives: beside the file itself, so that a
+    symbolic link or another spelling of its path finds the same lock."""
+    path = Path(database_path).resolve()
     return path.with_name(path.name + ".lock")
 
 

@@ -48,15 +48,13 @@ class RebuildReport:
         return 4 if self.refusal else 0
 
     def render(self) -> str:
-        verb = "would change" if self.is_dry_run else "changed"
+        verb = "would change" if self.is_dry_run or self.refusal else "changed"
         lines = [
             f"rebuild {self.run_id}: {self.records} records re-derived, "
             f"{self.changed} {verb}, {self.without_raw_page} without a stored page"
         ]
         lines += [f"  {name}: {count}" for name, count in sorted(self.fields.items())]
-        if self.refusal:
-            lines.append(f"refused: {self.refusal}")
-        elif self.is_dry_run:
+        if self.is_dry_run and not self.refusal:
             lines.append("dry run: nothing was written")
         return "\n".join(lines)
 

@@ -105,8 +105,19 @@ def test_bad_base_url_is_a_usage_error(tmp_path: Path) -> None:
 def test_unknown_option_is_a_usage_error() -> None:
     result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", "x.db", "--fast")
 
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == "Error: No such option '--fast'."
+    assert (result.returncode, result.stderr) == (
+        2, "error: pipeline crawl: No such option '--fast'. (see --help)\n")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--min-delay", "nan", "Invalid value for '--min-delay': must be a number, got nan"),
+    ("--processes", "-1", "Invalid value for '--processes': -1 is not in the range 0<=x<=64."),
+])
+def test_bad_option_value_is_one_line_and_status_2(tmp_path: Path, option: str, value: str, message: str) -> None:
+    result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", str(tmp_path / "x.db"), option, value)
+
+    assert (result.returncode, result.stderr) == (2, f"error: pipeline crawl: {message} (see --help)\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,21 @@ def test_second_run_on_a_busy_database_exits_5_at_once(published: Path, site_ser
     assert elapsed < 10
 
 
+def test_run_through_a_symbolic_link_to_a_busy_database_exits_5(published: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    link = published.with_name("link.db")
+    link.symlink_to(published)
+    site_server.delays["/projects/page/2/"] = 30
+    first = _start_crawl(published, site_server, "--full")
+    _wait_for_request(site_server, "/projects/page/2/")
+
+    second = run_cli(*crawl_args(MAIN_CONFIG, link, site_server))
+    _kill(first)
+
+    assert second.returncode == 5, second.stderr
+    assert f"(lock {published}.lock)" in second.stderr
+    assert not Path(f"{link}.lock").exists()
+
+
 def test_lock_left_by_a_killed_run_does_not_block(published: Path, site_server) -> None:  # type: ignore[no-untyped-def]
     site_server.delays["/projects/page/2/"] = 30
     first = _start_crawl(published, site_server)
@@ -379,9 +394,11 @@ def test_rebuild_that_would_empty_a_required_field_is_refused(published: Path, t
     result = run_cli("rebuild", "--config", str(config), "--db", str(published))
 
     assert result.returncode == 4
-    assert result.stdout.splitlines()[-1] == (
+    assert result.stdout.splitlines()[0] == (
+        "rebuild 2: 27 records re-derived, 27 would change, 0 without a stored page")
+    assert result.stderr == (
         "refused: field 'description' would be empty on 100% of the records "
-        "(quality.max_empty_ratio allows 20%); nothing was written")
+        "(quality.max_empty_ratio allows 20%); nothing was written\n")
     assert read_rows(published, CONTENT) == before
     assert read_rows(published, "SELECT kind, status FROM runs WHERE id = 2") == [
         {"kind": "rebuild", "status": "refused"}]
