@@ -6,6 +6,7 @@ whose link points at a fault endpoint of tests/faultserver.py.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -96,10 +97,10 @@ def serve_tiny_site(server: FaultServer, *, fault_path: str) -> None:
 
 
 def crawl(
-    server: FaultServer, tmp_path: Path, *extra: str
+    server: FaultServer, tmp_path: Path, *extra: str, config: str = CONFIG_TOML
 ) -> subprocess.CompletedProcess[str]:
     config_path = tmp_path / "site.toml"
-    config_path.write_text(CONFIG_TOML, encoding="utf-8")
+    config_path.write_text(config, encoding="utf-8")
     # A proxy from the environment would take requests away from 127.0.0.1.
     environment = {
         name: value
@@ -182,3 +183,52 @@ def test_detail_page_that_is_a_pdf_is_recorded_not_html_and_skipped(
     assert failure_rows(tmp_path / "projects.db") == [
         (f"{SITE}/pdf/", "not-html", 200, "not HTML: application/pdf", 1)
     ]
+
+
+WORKER_MODES = [[], ["--processes", "2", "--concurrency", "2"]]
+
+
+def run_counts(database_path: Path) -> dict[str, object]:
+    with sqlite3.connect(database_path) as connection:
+        status, is_complete, counts = connection.execute(
+            "SELECT status, is_complete, counts FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return {"status": status, "is_complete": is_complete, **json.loads(counts)}
+
+
+@pytest.mark.parametrize("workers", WORKER_MODES)
+def test_detail_page_that_fails_twice_is_retried_and_stored(
+    server: FaultServer, tmp_path: Path, workers: list[str]
+) -> None:
+    serve_tiny_site(server, fault_path="/status/500-500-200/")
+    # The fault endpoint's page has no .entry-content: one record in three.
+    config = CONFIG_TOML + "\n[quality]\nmax_empty_ratio = 0.5\n"
+
+    result = crawl(server, tmp_path, *workers, config=config)
+
+    assert result.returncode == 0, result.stderr
+    counts = run_counts(tmp_path / "projects.db")
+    # robots.txt, the listing, Alpha, three attempts at the fault, Gamma.
+    assert (counts["requests"], counts["retries"], counts["failed"]) == (7, 2, 0)
+    assert server.requests.paths().count("/status/500-500-200/") == 3
+    assert failure_rows(tmp_path / "projects.db") == []
+
+
+@pytest.mark.parametrize("workers", WORKER_MODES)
+def test_run_deadline_stops_the_details_and_ends_the_run_partial(
+    server: FaultServer, tmp_path: Path, workers: list[str]
+) -> None:
+    serve_tiny_site(server, fault_path="/slow/2/")
+    config = CONFIG_TOML.replace(
+        "backoff_max_seconds = 0.05\n",
+        "backoff_max_seconds = 0.05\nrun_deadline_seconds = 1\n",
+    )
+
+    result = crawl(server, tmp_path, *workers, config=config)
+
+    assert result.returncode == 3, result.stderr
+    failures = failure_rows(tmp_path / "projects.db")
+    assert {row[1] for row in failures} == {"deadline"}
+    assert (f"{SITE}/slow/2/", "deadline") in {row[:2] for row in failures}
+    counts = run_counts(tmp_path / "projects.db")
+    assert (counts["status"], counts["is_complete"]) == ("partial", 0)
