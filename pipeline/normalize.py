@@ -8,13 +8,20 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 # Zero-width spaces and joiners, and stray byte order marks: invisible, and
 # they break equality and search.
 _INVISIBLE_CHARACTERS = ("\u200b", "\u200c", "\u200d", "\ufeff")
 _INVISIBLE_RUN = re.compile("[" + "".join(_INVISIBLE_CHARACTERS) + "]+")
 _BLANK_LINE_RUN = re.compile(r"\n{3,}")
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+
+# Characters a path or query may carry as they are (RFC 3986); anything else,
+# a space or a non-ASCII letter, is percent-encoded as a browser would send it.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9/:@!$&'()*+,;=\-._~?]")
 
 # Query parameters that only track a click; they never change the page.
 _TRACKING_PARAMETERS = frozenset(
@@ -89,15 +96,33 @@ def normalize_url(href: str, *, base_url: str | None = None) -> str | None:
     netloc = parts.hostname.lower()
     if parts.port and parts.port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{parts.port}"
-    query = _strip_tracking(parts.query)
-    return urlunsplit((scheme, netloc, _with_trailing_slash(parts.path), query, ""))
+    path = _with_trailing_slash(_encode(parts.path, safe=_PATH_SAFE))
+    query = _strip_tracking(_encode(parts.query, safe=_QUERY_SAFE))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _encode(component: str, *, safe: str) -> str:
+    """Percent-encode what must be, and write existing escapes in upper case.
+
+    Escapes already there are kept as they are, not decoded: ``%2F`` in a
+    query value is not the same as ``/`` to every server.
+    """
+    if not _NEEDS_ENCODING.search(component):
+        return component
+    encoded = quote(component, safe=safe)
+    return _PERCENT_ESCAPE.sub(lambda escape: escape.group(0).upper(), encoded)
 
 
 def _strip_tracking(query: str) -> str:
+    """The query without tracking parameters, the others kept byte for byte."""
     if not query:
         return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, v) for k, v in pairs if not is_tracking_parameter(k)])
+    kept = [
+        pair
+        for pair in query.split("&")
+        if pair and not is_tracking_parameter(unquote_plus(pair.split("=", 1)[0]))
+    ]
+    return "&".join(kept)
 
 
 def _with_trailing_slash(path: str) -> str:

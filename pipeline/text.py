@@ -14,6 +14,7 @@ _BLOCK_TAGS = frozenset(
     "figcaption table thead tbody tfoot tr caption dl dt dd address details "
     "summary form fieldset hr h1 h2 h3 h4 h5 h6".split()
 )
+_CELL_TAGS = frozenset(("td", "th"))
 _SKIPPED_TAGS = frozenset("script style noscript template iframe svg button".split())
 
 
@@ -39,7 +40,6 @@ class _TextWalker:
         self._buffer: list[str] = []
         self._list_count = 0
         self._item_list: int | None = None
-        self._pending_marker = ""
 
     def render(self, node: LexborNode) -> str | None:
         self._walk(node)
@@ -72,6 +72,10 @@ class _TextWalker:
                 self._buffer.append("\n")
             elif tag in ("ul", "ol"):
                 self._walk_list(child)
+            elif tag in _CELL_TAGS:
+                # Cells of a row sit side by side: a space keeps their words apart.
+                self._buffer.append(" ")
+                self._walk(child)
             elif tag in _BLOCK_TAGS or tag == "li":
                 self._flush()
                 self._walk(child)
@@ -85,11 +89,7 @@ class _TextWalker:
         # A nested list continues its parent's items, one a line.
         outer_list = self._item_list
         self._item_list = outer_list if outer_list is not None else self._list_count
-        number = 0
         for child in node.iter(include_text=False):
-            if child.tag == "li":
-                number += 1
-                self._pending_marker = f"{number}." if node.tag == "ol" else "-"
             self._walk_item(child)
         self._item_list = outer_list
 
@@ -97,7 +97,6 @@ class _TextWalker:
         self._flush()
         self._walk(node)
         self._flush()
-        self._pending_marker = ""
 
     def _flush(self) -> None:
         joined = "".join(self._buffer)
@@ -106,9 +105,5 @@ class _TextWalker:
         if not joined or joined.isspace():
             return
         text = normalize_block_text(joined)
-        if not text:
-            return
-        if self._pending_marker:
-            text = f"{self._pending_marker} {text}"
-            self._pending_marker = ""
-        self._blocks.append((text, self._item_list))
+        if text:
+            self._blocks.append((text, self._item_list))

@@ -45,6 +45,11 @@ URL_CASES = [
     ("mailto:someone@example.org", None),
     ("javascript:void(0)", None),
     ("http://example.org:8080/a", "http://example.org:8080/a/"),
+    ("/?s=a%2Fb&utm_source=x&redirect=/fr/&p=5", "https://parispeaceforum.org/?s=a%2Fb&redirect=/fr/&p=5"),
+    ("/?q=a+b&empty=&flag", "https://parispeaceforum.org/?q=a+b&empty=&flag"),
+    ("/fr/projets/désinformation", "https://parispeaceforum.org/fr/projets/d%C3%A9sinformation/"),
+    ("/fr/projets/d%c3%a9sinformation/", "https://parispeaceforum.org/fr/projets/d%C3%A9sinformation/"),
+    ("/projects/a b/", "https://parispeaceforum.org/projects/a%20b/"),
 ]
 
 

@@ -132,12 +132,15 @@ def test_older_place_page_fields_come_from_content_lines() -> None:
     [
         ("<p>One</p><p>Two</p>", "One\n\nTwo"),
         ("<p>Line<br>break</p>", "Line\nbreak"),
-        ("<ul><li>a</li><li>b</li></ul>", "- a\n- b"),
-        ("<ol><li>a</li><li>b</li></ol>", "1. a\n2. b"),
+        ("<ul><li>a</li><li>b</li></ul>", "a\nb"),
+        ("<ol><li>a</li><li>b</li></ol><p>after</p>", "a\nb\n\nafter"),
         ("<h2>Head</h2>text <em>inline</em> more", "Head\n\ntext inline more"),
         ("<p>&nbsp;</p><p>x\u00a0\u00a0y</p>", "x y"),
         ("<p>keep</p><script>drop()</script><style>p{}</style>", "keep"),
-        ("<ul><li>a<ul><li>nested</li></ul></li></ul>", "- a\n- nested"),
+        ("<ul><li>a<ul><li>nested</li></ul></li></ul>", "a\nnested"),
+        ("<table><tr><th>Year</th><th>Place</th></tr><tr><td>2018</td><td>Paris</td></tr></table>",
+         "Year Place\n\n2018 Paris"),
+        ("<p><strong>Pro</strong>ject <sup>1</sup></p>", "Project 1"),
         ("<blockquote>quoted</blockquote><p>after</p>", "quoted\n\nafter"),
     ],
 )
