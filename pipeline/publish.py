@@ -211,59 +211,82 @@ def publish_record(
             database, link
         )
     if found["outcome"] == "gone":
-        if stored is not None:
-            database.execute(
-                "UPDATE projects SET last_status = ? WHERE url = ?",
-                (found["status"], stored["url"]),
-            )
+        _note_gone(database, stored, found)
         return None
 
-    url: str = (
-        found["url"]
-        if found["outcome"] == "parsed" or stored is None
-        else stored["url"]
-    )
-    detail = (
-        found["detail"]
-        if found["outcome"] == "parsed"
-        else _stored_detail(stored, config)
-    )
+    url, detail = _detail_of(found, stored, config)
     row = _compose(config, link, url, entry, detail, stored, is_complete_sweep)
     changed = _diff(stored, row, config)
     has_returned = (
         not is_rebuild and stored is not None and bool(stored.get("removed_at"))
     )
+    if has_returned and stored is not None:
+        counts["returned"] += 1
+        changed.append(("removed_at", stored["removed_at"], None))
+
     _bookkeep(
         row,
         stored,
         found,
         run_id,
         now,
-        changed_any=bool(changed) or has_returned,
+        changed_any=bool(changed),
         parser_version=config.parser_version,
     )
     if is_rebuild and stored is not None:
         for name in _SIGHTING_COLUMNS:
             row[name] = stored.get(name)
-    if has_returned:
-        counts["returned"] += 1
-        changed.append(("removed_at", stored["removed_at"] if stored else None, None))
+
+    _save_history(database, url, stored, changed, run_id=run_id, now=now, counts=counts)
+    theme_names = row.pop("_theme_names")
+    if stored is None or _differs(stored, row):
+        store.save_project(database, row)
+        store.save_project_themes(database, url, theme_names)
+    return url
+
+
+def _note_gone(
+    database: sqlite_utils.Database,
+    stored: dict[str, Any] | None,
+    found: dict[str, Any],
+) -> None:
+    """A gone detail page keeps its record (removal decides) but notes the status."""
+    if stored is not None:
+        database.execute(
+            "UPDATE projects SET last_status = ? WHERE url = ?",
+            (found["status"], stored["url"]),
+        )
+
+
+def _detail_of(
+    found: dict[str, Any], stored: dict[str, Any] | None, config: SiteConfig
+) -> tuple[str, dict[str, Any]]:
+    """The record's URL and detail fields: parsed this run, or kept from before."""
+    if found["outcome"] == "parsed":
+        return found["url"], found["detail"]
+    url: str = found["url"] if stored is None else stored["url"]
+    return url, _stored_detail(stored, config)
+
+
+def _save_history(
+    database: sqlite_utils.Database,
+    url: str,
+    stored: dict[str, Any] | None,
+    changed: list[tuple[str, Any, Any]],
+    *,
+    run_id: int,
+    now: str,
+    counts: dict[str, int],
+) -> None:
+    """Count the record as new, changed or unchanged, and write its change rows."""
     if stored is None:
         counts["new"] += 1
-        store.save_change(
-            database,
-            project_url=url,
-            run_id=run_id,
-            changed_at=now,
-            field="project",
-            old_value=None,
-            new_value="added",
-        )
+        changed = [("project", None, "added")]
     elif changed:
         counts["changed"] += 1
     else:
         counts["unchanged"] += 1
-    for name, old, new in changed if stored is not None else []:
+    for name, old, new in changed:
         store.save_change(
             database,
             project_url=url,
@@ -273,11 +296,6 @@ def publish_record(
             old_value=old,
             new_value=new,
         )
-    theme_names = row.pop("_theme_names")
-    if stored is None or _differs(stored, row):
-        store.save_project(database, row)
-        store.save_project_themes(database, url, theme_names)
-    return url
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:
