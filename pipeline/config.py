@@ -102,7 +102,7 @@ class ListingSection(_Section):
     summary: Selector
     next_page: Selector | None = None
     # Link text that ends an excerpt and is not part of the summary.
-    link_texts: list[str] = ["Continued", "Read more"]
+    link_texts: list[str] = ["Continued", "Read more", "Continue reading"]
     # Listing pages followed from one start URL, at most.
     max_pages: int = Field(default=100, ge=1)
 

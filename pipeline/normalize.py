@@ -10,9 +10,9 @@ import unicodedata
 from datetime import datetime, timezone
 from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
-# Zero-width spaces and joiners, and stray byte order marks: invisible, and
-# they break equality and search.
-_INVISIBLE_CHARACTERS = ("\u200b", "\u200c", "\u200d", "\ufeff")
+# Zero-width spaces and joiners, word joiners, soft hyphens and stray byte
+# order marks: invisible, and they break equality and search.
+_INVISIBLE_CHARACTERS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
 _INVISIBLE_RUN = re.compile("[" + "".join(_INVISIBLE_CHARACTERS) + "]+")
 _BLANK_LINE_RUN = re.compile(r"\n{3,}")
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
@@ -47,7 +47,7 @@ def normalize_text(text: str | None) -> str | None:
         return None
     if not text.isascii():
         # Invisible characters go first, so that what they separated composes.
-        # Four plain searches are cheaper than the regular expression on the
+        # A few plain searches are cheaper than the regular expression on the
         # many texts that hold none.
         if any(character in text for character in _INVISIBLE_CHARACTERS):
             text = _INVISIBLE_RUN.sub("", text)
@@ -96,9 +96,28 @@ def normalize_url(href: str, *, base_url: str | None = None) -> str | None:
     netloc = parts.hostname.lower()
     if parts.port and parts.port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{parts.port}"
-    path = _with_trailing_slash(_encode(parts.path, safe=_PATH_SAFE))
+    path = _with_trailing_slash(
+        _encode(_without_dot_segments(parts.path), safe=_PATH_SAFE)
+    )
     query = _strip_tracking(_encode(parts.query, safe=_QUERY_SAFE))
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _without_dot_segments(path: str) -> str:
+    """The path with ``.`` and ``..`` segments resolved (RFC 3986, 5.2.4)."""
+    if "/." not in path:
+        return path
+    segments: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment != ".":
+            segments.append(segment)
+    resolved = "/" + "/".join(segments)
+    if path.endswith(("/.", "/..")) and not resolved.endswith("/"):
+        resolved += "/"
+    return resolved
 
 
 def _encode(component: str, *, safe: str) -> str:

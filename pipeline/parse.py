@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from pipeline.config import DetailSection, FieldSpec, ListingSection, SiteSection
 
 logger = logging.getLogger(__name__)
+
+# What themes put after a "Read more" link text: arrows, guillemets, spaces.
+_TRAILING_ARROWS = " »›→⟶➔>"
+# What separates a page's title from the site's name in <title> and og:title.
+_TITLE_SEPARATORS = "-|–—:·•"
 
 
 @dataclass(frozen=True)
@@ -102,9 +107,7 @@ def parse_listing(html: str, *, page_url: str, listing: ListingSection) -> Listi
 def _parse_entry(
     node: LexborNode, base_url: str, listing: ListingSection, *, position: int
 ) -> ListingEntry | None:
-    link = node.css_first(listing.link) or _title_link(node, listing)
-    href = link.attributes.get("href") if link is not None else None
-    detail_url = normalize_url(href, base_url=base_url) if href else None
+    detail_url = _detail_link(node, base_url, listing)
     if detail_url is None:
         logger.warning(
             "Listing entry %d has no usable detail link; check listing.link",
@@ -120,6 +123,23 @@ def _parse_entry(
     return ListingEntry(detail_url, title, summary, position)
 
 
+def _detail_link(
+    node: LexborNode, base_url: str, listing: ListingSection
+) -> str | None:
+    """The entry's detail URL: the configured link, else the title's link.
+
+    A link that leads nowhere (``#``, ``javascript:``, the listing page itself)
+    is passed over, so that a theme's placeholder button does not become a
+    record of the listing page.
+    """
+    for link in (node.css_first(listing.link), _title_link(node, listing)):
+        href = link.attributes.get("href") if link is not None else None
+        url = normalize_url(href, base_url=base_url) if href else None
+        if url is not None and url != normalize_url(base_url):
+            return url
+    return None
+
+
 def _title_link(node: LexborNode, listing: ListingSection) -> LexborNode | None:
     title_node = node.css_first(listing.title)
     if title_node is None:
@@ -130,16 +150,43 @@ def _title_link(node: LexborNode, listing: ListingSection) -> LexborNode | None:
 
 
 def _summary_text(node: LexborNode, link_texts: list[str]) -> str | None:
-    """The excerpt's text without its trailing "Continued"-style link."""
-    wanted = {text.casefold() for text in link_texts}
+    """The excerpt's text without its trailing "Continued"-style link.
+
+    The link element goes when there is one; only an excerpt whose link text
+    is plain text loses its last words, so a sentence that ends in "continued"
+    keeps them.
+    """
+    has_dropped_link = False
     for anchor in node.css("a"):
-        if (normalize_text(anchor.text()) or "").casefold() in wanted:
+        if _is_more_link_text(inline_text(anchor), link_texts):
             anchor.decompose()
+            has_dropped_link = True
     text = normalize_text(inline_text(node)) or ""
-    for link_text in link_texts:
-        if text.casefold().endswith(" " + link_text.casefold()):
-            text = text[: -len(link_text)].rstrip()
+    if not has_dropped_link:
+        text = _without_trailing_link_text(text, link_texts)
     return text or None
+
+
+def _is_more_link_text(text: str, link_texts: list[str]) -> bool:
+    """Whether a link's text is a "read more" link: the text itself, maybe followed
+    by an arrow or the title it leads to ("Continue reading “Title”")."""
+    folded = (normalize_text(text) or "").casefold()
+    for link_text in link_texts:
+        wanted = link_text.casefold()
+        if folded == wanted:
+            return True
+        rest = folded[len(wanted) :]
+        if folded.startswith(wanted) and not rest[:1].isalnum():
+            return True
+    return False
+
+
+def _without_trailing_link_text(text: str, link_texts: list[str]) -> str:
+    bare = text.rstrip(_TRAILING_ARROWS)
+    for link_text in link_texts:
+        if bare.casefold().endswith(" " + link_text.casefold()):
+            return bare[: -len(link_text)].rstrip()
+    return text
 
 
 def _next_page_url(
@@ -166,10 +213,18 @@ def parse_detail(
     """Read the title, main text, metadata and configured fields of a detail page."""
     tree = LexborHTMLParser(html)
     base_url = _base_url(tree, page_url)
-    description = _content_text(tree, detail)
+    # Everything outside the main text is read first: cutting the excluded
+    # parts out of the content (scripts among them) changes the tree.
+    title = _detail_title(tree, detail, site)
     published_at, modified_at = _dates(tree)
+    themes = _themes(tree, detail, site.theme_parameter)
+    field_texts = {
+        name: _field_node_text(tree, spec) for name, spec in detail.fields.items()
+    }
+
+    description = _content_text(tree, detail)
     return DetailPage(
-        title=_detail_title(tree, detail, site),
+        title=title,
         description=description,
         language=_attribute(tree.css_first("html"), "lang"),
         canonical_url=_link_url(tree, 'link[rel="canonical"]', base_url),
@@ -177,9 +232,9 @@ def parse_detail(
         published_at=published_at,
         modified_at=modified_at,
         alternates=_alternates(tree, base_url),
-        themes=_themes(tree, detail, site.theme_parameter),
+        themes=themes,
         fields={
-            name: _extract_field(tree, spec, description)
+            name: _extract_field(spec, field_texts[name], description)
             for name, spec in detail.fields.items()
         },
     )
@@ -197,14 +252,30 @@ def _detail_title(
         _attribute(tree.css_first('meta[property="og:title"]'), "content")
     )
     if og_title:
-        return og_title
+        return _without_site_name(og_title, site)
 
     head_title = tree.css_first("title")
     text = normalize_text(head_title.text()) if head_title is not None else None
+    return _without_site_name(text, site) if text else None
+
+
+def _without_site_name(title: str, site: SiteSection) -> str:
+    """A page title without the site's name that SEO plugins append to it.
+
+    The configured suffixes come first; then the site's name after any usual
+    separator ("Title – Site", "Title | Site"). A title that is only the
+    site's name stays whole.
+    """
     for suffix in site.title_suffixes:
-        if text and text.endswith(suffix.strip()) and text != suffix.strip():
-            return normalize_text(text[: -len(suffix.strip())].rstrip(" -|–—:"))
-    return text
+        suffix = normalize_text(suffix) or ""
+        head = title[: -len(suffix)].rstrip() if title.endswith(suffix) else ""
+        if suffix and head:
+            return head
+
+    head = title[: -len(site.name)].rstrip() if title.endswith(site.name) else ""
+    if head[-1:] and head[-1] in _TITLE_SEPARATORS:
+        return head[:-1].rstrip() or title
+    return title
 
 
 def _content_text(tree: LexborHTMLParser, detail: DetailSection) -> str | None:
@@ -247,7 +318,9 @@ def _dates(tree: LexborHTMLParser) -> tuple[str | None, str | None]:
     if published and modified:
         return published, modified
 
-    linked = dict(_json_ld_values(tree, {"datePublished", "dateModified"}))
+    linked: dict[str, str] = {}
+    for key, value in _json_ld_values(tree, {"datePublished", "dateModified"}):
+        linked.setdefault(key, value)
     return (
         published or normalize_date(linked.get("datePublished")),
         modified or normalize_date(linked.get("dateModified")),
@@ -271,16 +344,27 @@ def _json_ld_values(
         yield from _walk_json(document, keys)
 
 
-def _walk_json(value: Any, keys: set[str]) -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in keys and isinstance(item, str):
-                yield key, item
-            else:
-                yield from _walk_json(item, keys)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk_json(item, keys)
+def _walk_json(document: Any, keys: set[str]) -> Iterator[tuple[str, str]]:
+    """Values of the wanted keys, the shallowest first.
+
+    The page's own node sits at the top (or at the top of an ``@graph``);
+    dates deeper down belong to things it mentions: a list item, an author.
+    """
+    level = [document]
+    while level:
+        deeper: list[Any] = []
+        for value in level:
+            if isinstance(value, list):
+                deeper.extend(value)
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    if key in keys and isinstance(item, str):
+                        yield key, item
+                    elif key == "@graph" and isinstance(item, list):
+                        level.extend(item)
+                    else:
+                        deeper.append(item)
+        level = deeper
 
 
 def _themes(
@@ -291,11 +375,21 @@ def _themes(
     themes: dict[str, Theme] = {}
     for node in tree.css(detail.themes):
         name = normalize_text(inline_text(node))
-        slug = theme_slug_from_url(node.attributes.get("href") or "", parameter)
+        slug = _theme_slug_of_link(node.attributes.get("href") or "", parameter)
         slug = slug or (slugify(name) if name else None)
         if slug and slug not in themes:
             themes[slug] = Theme(slug, name)
     return list(themes.values())
+
+
+def _theme_slug_of_link(href: str, parameter: str) -> str | None:
+    """A theme link's slug: its ``?themes=`` value, else its last path segment
+    (``/themes/inclusive-economy/``), which is how WordPress links a term."""
+    slug = theme_slug_from_url(href, parameter)
+    if slug:
+        return slug
+    segments = [part for part in urlsplit(href).path.split("/") if part]
+    return unquote(segments[-1]) if segments else None
 
 
 def theme_slug_from_url(url: str, parameter: str) -> str | None:
@@ -310,25 +404,25 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+def _field_node_text(tree: LexborHTMLParser, spec: FieldSpec) -> str | None:
+    """The text of a field's selector on the whole page; None if it matches nothing."""
+    node = tree.css_first(spec.selector) if spec.selector else None
+    return normalize_text(inline_text(node)) or "" if node is not None else None
+
+
 def _extract_field(
-    tree: LexborHTMLParser, spec: FieldSpec, description: str | None
+    spec: FieldSpec, node_text: str | None, description: str | None
 ) -> str | None:
     """A configured field: the selector's text, narrowed by the pattern if it matches.
 
-    With no selector, or one that matches nothing, the pattern is tried on
-    each line of the main text instead.
+    With no selector, or one that matches nothing, the pattern is searched in
+    the main text instead, where ``\\s`` may cross a line break ("Project led
+    by:" on one line, the name on the next) and ``.`` stops at one.
     """
     pattern = re.compile(spec.pattern) if spec.pattern else None
-    node = tree.css_first(spec.selector) if spec.selector else None
-    if node is not None:
-        text = normalize_text(inline_text(node))
-        found = pattern.search(text) if pattern and text else None
-        return normalize_text(found.group(1)) if found else text
+    if node_text is not None:
+        found = pattern.search(node_text) if pattern and node_text else None
+        return normalize_text(found.group(1)) if found else (node_text or None)
 
-    if pattern is None or description is None:
-        return None
-    for line in description.split("\n"):
-        found = pattern.search(line)
-        if found:
-            return normalize_text(found.group(1))
-    return None
+    found = pattern.search(description) if pattern and description else None
+    return normalize_text(found.group(1)) if found else None

@@ -10,12 +10,15 @@ from pipeline.normalize import normalize_block_text
 
 # Elements that start a new block of text; everything else flows inline.
 _BLOCK_TAGS = frozenset(
-    "p div section article header footer aside main blockquote pre figure "
+    "p div section article header footer aside main blockquote figure "
     "figcaption table thead tbody tfoot tr caption dl dt dd address details "
     "summary form fieldset hr h1 h2 h3 h4 h5 h6".split()
 )
 _CELL_TAGS = frozenset(("td", "th"))
-_SKIPPED_TAGS = frozenset("script style noscript template iframe svg button".split())
+# Not text a reader reads: code, media, and the labels of form controls.
+_SKIPPED_TAGS = frozenset(
+    "script style noscript template iframe svg button select textarea".split()
+)
 
 
 def inline_text(node: LexborNode) -> str:
@@ -40,6 +43,7 @@ class _TextWalker:
         self._buffer: list[str] = []
         self._list_count = 0
         self._item_list: int | None = None
+        self._pre_depth = 0
 
     def render(self, node: LexborNode) -> str | None:
         self._walk(node)
@@ -65,9 +69,18 @@ class _TextWalker:
         for child in node.iter(include_text=True):
             tag = child.tag or ""
             if tag == "-text":
-                # Line breaks in the source are only white space; <br> makes real ones.
-                text = child.text_content or ""
-                self._buffer.append(text.replace("\n", " ").replace("\r", " "))
+                # Line breaks in the source are only white space, but in <pre>;
+                # elsewhere <br> makes real ones.
+                text = (child.text_content or "").replace("\r", "")
+                self._buffer.append(
+                    text if self._pre_depth else text.replace("\n", " ")
+                )
+            elif tag == "pre":
+                self._flush()
+                self._pre_depth += 1
+                self._walk(child)
+                self._pre_depth -= 1
+                self._flush()
             elif tag == "br":
                 self._buffer.append("\n")
             elif tag in ("ul", "ol"):

@@ -15,6 +15,7 @@ TEXT_CASES = [
     ("", None),
     ("« Lutte »", "« Lutte »"),
     ("e\u200b\u0301te\u0301", "été"),
+    ("multi\u00adlateral word\u2060joiner", "multilateral wordjoiner"),
 ]
 
 
@@ -50,6 +51,10 @@ URL_CASES = [
     ("/fr/projets/désinformation", "https://parispeaceforum.org/fr/projets/d%C3%A9sinformation/"),
     ("/fr/projets/d%c3%a9sinformation/", "https://parispeaceforum.org/fr/projets/d%C3%A9sinformation/"),
     ("/projects/a b/", "https://parispeaceforum.org/projects/a%20b/"),
+    ("https://parispeaceforum.org/projects/./a/../x", "https://parispeaceforum.org/projects/x/"),
+    ("https://parispeaceforum.org/projects/a/..", "https://parispeaceforum.org/projects/"),
+    ("https://parispeaceforum.org/../../x/", "https://parispeaceforum.org/x/"),
+    ("/wp-content/v1.2/file.pdf", "https://parispeaceforum.org/wp-content/v1.2/file.pdf"),
 ]
 
 

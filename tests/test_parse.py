@@ -141,6 +141,7 @@ def test_older_place_page_fields_come_from_content_lines() -> None:
         ("<table><tr><th>Year</th><th>Place</th></tr><tr><td>2018</td><td>Paris</td></tr></table>",
          "Year Place\n\n2018 Paris"),
         ("<p><strong>Pro</strong>ject <sup>1</sup></p>", "Project 1"),
+        ("<pre>line 1\n  line 2</pre><p>after</p>", "line 1\nline 2\n\nafter"),
         ("<blockquote>quoted</blockquote><p>after</p>", "quoted\n\nafter"),
     ],
 )
@@ -168,3 +169,93 @@ def test_entry_without_a_link_is_skipped_not_invented() -> None:
     listing = parse_listing(html, page_url=f"{ORIGIN}/projects/", listing=CONFIG.listing)
 
     assert listing.entries == []
+
+
+def _entry_html(excerpt: str, *, more_href: str = "/projects/x/") -> str:
+    return ('<article class="project-card"><h2 class="entry-title"><a href="/projects/x/">X</a>'
+            f'</h2><div class="entry-summary"><p>{excerpt} <a class="more-link" '
+            f'href="{more_href}">Continued</a></p></div></article>')
+
+
+def _summary_of(html: str) -> str | None:
+    listing = parse_listing(html, page_url=f"{ORIGIN}/projects/", listing=CONFIG.listing)
+    return listing.entries[0].summary
+
+
+@pytest.mark.parametrize(
+    ("excerpt_html", "expected"),
+    [
+        ("The work has continued …", "The work has continued …"),
+        ('Text … <a href="/projects/x/">Read more &raquo;</a>', "Text …"),
+        ('Text … <a href="/projects/x/">Read more <span aria-hidden="true">→</span></a>', "Text …"),
+        ('Text … <a href="/projects/x/">Read more<span class="screen-reader-text"> about X'
+         "</span></a>", "Text …"),
+    ],
+)
+def test_summary_drops_the_link_not_the_words_before_it(excerpt_html: str, expected: str) -> None:
+    assert _summary_of(_entry_html(excerpt_html)) == expected
+
+
+def test_summary_with_link_text_as_plain_text_loses_it() -> None:
+    html = ('<article class="project-card"><h2 class="entry-title"><a href="/projects/x/">X</a>'
+            '</h2><div class="entry-summary"><p>Text … Continued</p></div></article>')
+
+    assert _summary_of(html) == "Text …"
+
+
+@pytest.mark.parametrize("href", ["#", "", "javascript:void(0)", "/projects/"])
+def test_more_link_that_leads_nowhere_falls_back_to_the_title_link(href: str) -> None:
+    listing = parse_listing(_entry_html("Text …", more_href=href), page_url=f"{ORIGIN}/projects/",
+                            listing=CONFIG.listing)
+
+    assert [entry.detail_url for entry in listing.entries] == [f"{ORIGIN}/projects/x/"]
+
+
+def _parse_inline_detail(head: str, body: str):  # type: ignore[no-untyped-def]
+    html = f"<html lang=en><head>{head}</head><body>{body}</body></html>"
+    return parse_detail(html, page_url=f"{ORIGIN}/projects/x/", detail=CONFIG.detail,
+                        site=CONFIG.site)
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ('<meta property="og:title" content="DigiMENTE - Paris Peace Forum">', "DigiMENTE"),
+        ("<title>Microfinance &#8211; Paris Peace Forum</title>", "Microfinance"),
+        ("<title>Peace: - Paris Peace Forum</title>", "Peace:"),
+        ("<title>Paris Peace Forum</title>", "Paris Peace Forum"),
+        ("<title>Ocean Forum</title>", "Ocean Forum"),
+    ],
+)
+def test_title_without_h1_loses_the_site_name_only(head: str, expected: str) -> None:
+    assert _parse_inline_detail(head, '<div class="entry-content">x</div>').title == expected
+
+
+def test_theme_slug_comes_from_a_term_link_path() -> None:
+    body = ('<div class="project-themes"><a href="/themes/inclusive-economy/">Économie inclusive</a>'
+            '<a href="/?themes=climate">Climat</a><a href="#">Santé &amp; bien-être</a></div>'
+            '<div class="entry-content">x</div>')
+
+    themes = _parse_inline_detail("", body).themes
+
+    assert [(theme.slug, theme.name) for theme in themes] == [
+        ("inclusive-economy", "Économie inclusive"), ("climate", "Climat"),
+        ("sante-bien-etre", "Santé & bien-être")]
+
+
+def test_json_ld_dates_come_from_the_page_node_not_from_what_it_lists() -> None:
+    graph = ('{"@graph": [{"@type": "ItemList", "itemListElement": [{"item": '
+             '{"datePublished": "2025-05-05T10:00:00+00:00"}}]}, {"@type": "WebPage", '
+             '"datePublished": "2020-11-11T14:00:00+01:00", "dateModified": "2021-05-05"}]}')
+    body = f'<div class="entry-content"><script type="application/ld+json">{graph}</script>x</div>'
+
+    page = _parse_inline_detail("", body)
+
+    assert (page.published_at, page.modified_at, page.description) == (
+        "2020-11-11T13:00:00Z", "2021-05-05T00:00:00Z", "x")
+
+
+def test_field_pattern_reads_a_label_and_its_value_across_a_line_break() -> None:
+    body = '<div class="entry-content"><p><strong>Project led by:</strong><br>Jane Doe</p></div>'
+
+    assert _parse_inline_detail("", body).fields["project_lead"] == "Jane Doe"
