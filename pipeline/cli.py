@@ -25,6 +25,8 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
+# Files SQLite and the run lock keep beside a database.
+_DATABASE_FILE_ENDS = ("-wal", "-shm", "-journal", ".lock")
 
 
 def _logging_options(command: Command) -> Command:
@@ -198,13 +200,33 @@ def _check_database_path(database_path: str) -> None:
         raise ConfigError("--db must name a database file, got ''")
 
 
-def _check_output_path(path: str | None) -> None:
-    """Refuse an output file that cannot be written before any work is done."""
+def _check_output_path(
+    path: str | None, *, database_path: str, config_path: str
+) -> None:
+    """Refuse a summary file that cannot be written, or that would overwrite the
+    database or the config, before any work is done."""
     if path is None:
         return
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise ConfigError(f"--summary-json: folder {str(parent)!r} does not exist")
+    target = Path(path).resolve()
+    database = Path(database_path).resolve()
+    taken = {database, Path(config_path).resolve()}
+    taken |= {database.with_name(database.name + end) for end in _DATABASE_FILE_ENDS}
+    if target in taken:
+        raise ConfigError(
+            f"--summary-json {path!r} would overwrite the database or the config; "
+            "name another file"
+        )
+    if not target.parent.is_dir():
+        raise ConfigError(
+            f"--summary-json: folder {str(Path(path).parent)!r} does not exist"
+        )
+    is_writable = (
+        os.access(target, os.W_OK)
+        if target.exists()
+        else os.access(target.parent, os.W_OK | os.X_OK)
+    )
+    if not is_writable:
+        raise ConfigError(f"--summary-json: cannot write {path!r}: permission denied")
 
 
 @main.command()
@@ -266,7 +288,9 @@ def crawl(
     def action() -> int:
         _check_base_url(base_url)
         _check_database_path(database_path)
-        _check_output_path(summary_json)
+        _check_output_path(
+            summary_json, database_path=database_path, config_path=config_path
+        )
         config = load_config(config_path)
         options = CrawlOptions(
             base_url=base_url,
@@ -399,7 +423,10 @@ def probe(
         report = run_probe(
             config, base_url=base_url, database_path=database_path if offline else None
         )
-        click.echo(report.render())
+        if report.pages:
+            click.echo(report.render())
+        for problem in report.problems:
+            _report_problem(f"error: {problem}", log_format=log_format)
         return report.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)

@@ -291,6 +291,8 @@ def _first_problem(error: ValidationError) -> tuple[str, str]:
         return key, "unknown key"
     if kind == "missing":
         return key, "required key is missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return key, f"must be a table ([{key}]), got {problem.get('input')!r}"
     message = problem["msg"].removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error"):
         message = f"{message} (got {problem.get('input')!r})"

@@ -18,7 +18,7 @@ from pipeline.errors import FetchError, PipelineError
 from pipeline.fetch import Fetcher, FetchOptions
 from pipeline.normalize import normalize_text, normalize_url
 from pipeline.parse import parse_detail, parse_listing
-from pipeline.report import open_existing
+from pipeline.report import open_for_reading
 from pipeline.text import inline_text
 
 # Reads a page's HTML by URL, from the site or from the raw store.
@@ -68,7 +68,6 @@ class ProbeReport:
                 f"match{'es' if line.matches != 1 else ''}{flag}"
             )
             out += [f"    {sample}" for sample in line.samples]
-        out += [f"problem: {problem}" for problem in self.problems]
         return "\n".join(out)
 
 
@@ -77,7 +76,7 @@ def run_probe(
 ) -> ProbeReport:
     """Probe the first and last listing page and one detail page."""
     if database_path is not None:
-        database = open_existing(database_path)
+        database = open_for_reading(database_path)
         try:
             return _probe(config, lambda url: _stored_html(database, url))
         finally:

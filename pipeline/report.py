@@ -36,9 +36,15 @@ def open_existing(database_path: str | Path) -> sqlite_utils.Database:
     return store.open_database(database_path)
 
 
+def open_for_reading(database_path: str | Path) -> sqlite_utils.Database:
+    """Open an existing database read-only: `show`, `check`, `probe --offline`."""
+    require_database(database_path)
+    return store.open_database_for_reading(database_path)
+
+
 def describe_database(database_path: str | Path) -> dict[str, Any]:
     """Counts of records, themes, runs and failures, for `show`."""
-    database = open_existing(database_path)
+    database = open_for_reading(database_path)
     try:
         runs = [
             dict(
@@ -157,7 +163,7 @@ def parse_age(text: str) -> timedelta:
 
 def check_freshness(database_path: str | Path, *, max_age: timedelta) -> Freshness:
     """Whether the last published run is recent enough and the last run went well."""
-    database = open_existing(database_path)
+    database = open_for_reading(database_path)
     try:
         finished = store.last_run(
             database,
@@ -167,8 +173,6 @@ def check_freshness(database_path: str | Path, *, max_age: timedelta) -> Freshne
     finally:
         database.close()
 
-    if published is None:
-        return Freshness(f"stale: {database_path} has no published run", True)
     if finished is not None and finished["status"] in (
         "refused",
         "interrupted",
@@ -178,6 +182,8 @@ def check_freshness(database_path: str | Path, *, max_age: timedelta) -> Freshne
         return Freshness(
             f"failing: last run {finished['id']} {finished['status']}{reason}", True
         )
+    if published is None:
+        return Freshness(f"stale: {database_path} has no published run", True)
     ended = datetime.strptime(published["ended_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=timezone.utc
     )

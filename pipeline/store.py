@@ -94,6 +94,20 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
         connection.execute("PRAGMA synchronous = NORMAL")
         database = sqlite_utils.Database(connection)
         ensure_schema(database)
+        # A read-only file opens and reads; find it out now, not mid-run.
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(f"PRAGMA user_version = {schema_version(database)}")
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        if "readonly" not in str(error):
+            raise StorageError(
+                f"cannot open database: {error}", path=str(path)
+            ) from error
+        raise StorageError(
+            "cannot write the database: read-only; the file and its folder must be "
+            "writable",
+            path=str(path),
+        ) from error
     except sqlite3.DatabaseError as error:
         raise StorageError(f"cannot open database: {error}", path=str(path)) from error
     except OSError as error:
@@ -101,6 +115,34 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
             f"cannot open database: {error.strerror}", path=str(path)
         ) from error
     return database
+
+
+def open_database_for_reading(path: str | Path) -> sqlite_utils.Database:
+    """Open an existing database read-only, for commands that only look at it.
+
+    Nothing is created or written, so a reader with read access only can use
+    it. A database of an older schema is migrated first, through open_database,
+    since the queries expect today's tables.
+    """
+    path = Path(path)
+    try:
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+        )
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as error:
+        raise StorageError(f"cannot open database: {error}", path=str(path)) from error
+    if version == 0:
+        connection.close()
+        raise StorageError("not a database written by `pipeline crawl`", path=str(path))
+    if version < SCHEMA_VERSION:
+        connection.close()
+        return open_database(path)
+    return sqlite_utils.Database(connection)
 
 
 def schema_version(database: sqlite_utils.Database) -> int:

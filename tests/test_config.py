@@ -156,3 +156,17 @@ def test_absurd_max_age_is_a_usage_error(tmp_path: Path) -> None:
 
     assert (result.returncode, result.stderr) == (
         2, "error: --max-age must look like 90m, 26h or 2d, got '99999999999d'\n")
+
+
+@pytest.mark.parametrize("end", ["", "-wal", ".lock"])
+def test_summary_json_never_overwrites_the_database(tmp_path: Path, end: str) -> None:
+    database = tmp_path / "projects.db"
+    database.write_bytes(b"kept as it is")
+
+    result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", str(database),
+                     "--summary-json", f"{database}{end}")
+
+    assert (result.returncode, result.stderr) == (
+        2, f"error: --summary-json '{database}{end}' would overwrite the database or the "
+           "config; name another file\n")
+    assert database.read_bytes() == b"kept as it is"

@@ -232,7 +232,20 @@ def test_probe_names_the_selectors_a_redesign_broke(alt_server) -> None:  # type
 
     assert result.returncode == 4
     assert "[first listing] listing.entry 'article.project-card': 0 matches  MISSING" in result.stdout.splitlines()
-    assert result.stdout.splitlines()[-1] == "problem: no listing entry found, so no detail page to probe"
+    assert result.stderr == "error: no listing entry found, so no detail page to probe\n"
+
+
+def test_probe_offline_on_an_empty_store_says_so_in_one_line(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "empty.db"
+    assert run_cli(*crawl_args(MAIN_CONFIG, database, site_server, "--max-pages", "1")).returncode == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute("DELETE FROM raw_pages")
+
+    result = run_cli("probe", "--offline", "--db", str(database), "--config", str(MAIN_CONFIG))
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        3, "", f"error: cannot read the first listing page: {ORIGIN}/projects/: not in the raw "
+               "store; crawl it once first\n")
 
 
 def test_probe_offline_reads_the_raw_store(published: Path, site_server) -> None:  # type: ignore[no-untyped-def]
@@ -278,6 +291,31 @@ def test_check_fails_when_the_last_run_failed(published: Path, site_server) -> N
     result = run_cli("check", "--db", str(published))
 
     assert (result.returncode, result.stderr) == (6, "failing: last run 2 refused: test\n")
+
+
+def test_check_names_a_failed_first_run_not_a_stale_one(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    for listing_page in [site_copy / "projects" / "index.html", *site_copy.glob("index@*.html")]:
+        listing_page.unlink()
+    database = tmp_path / "never.db"
+    assert run_cli(*crawl_args(MAIN_CONFIG, database, site_server)).returncode == 3
+
+    result = run_cli("check", "--db", str(database))
+
+    assert result.returncode == 6
+    assert result.stderr.startswith("failing: last run 1 failed: no listing page could be read")
+
+
+def test_show_reads_without_writing(tmp_path: Path, published: Path) -> None:
+    before = published.read_bytes()
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+
+    assert run_cli("show", "--db", str(published)).returncode == 0
+    result = run_cli("show", "--db", str(empty))
+
+    assert published.read_bytes() == before
+    assert (result.returncode, result.stderr, empty.read_bytes()) == (
+        1, f"error: {empty}: not a database written by `pipeline crawl`\n", b"")
 
 
 def test_check_on_a_missing_database(tmp_path: Path) -> None:
