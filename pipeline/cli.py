@@ -83,9 +83,9 @@ def _run_reporting_errors(
     except Exception as error:
         if verbose:
             logger.exception("Unexpected error")
+        hint = "" if verbose else " (run again with --verbose for the traceback)"
         _report_problem(
-            f"error: unexpected {type(error).__name__}: {error} "
-            "(run again with --verbose for the traceback)",
+            f"error: unexpected {type(error).__name__}: {error}{hint}",
             log_format=log_format,
         )
         sys.exit(EXIT_UNEXPECTED)

@@ -29,9 +29,10 @@ def _check_lock_file(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
     except OSError as error:
+        what = "open" if path.exists() else "create"
         raise StorageError(
-            f"cannot create the lock file {path}: {error.strerror}; "
-            "the database's folder must be writable"
+            f"cannot {what} the lock file {path}: {error.strerror}; "
+            f"the lock file and the database's folder must be writable"
         ) from None
 
 

@@ -148,7 +148,7 @@ def test_lock_file_that_cannot_be_created_is_not_a_busy_database(tmp_path: Path)
 
     assert (result.returncode, result.stderr) == (
         1, "error: cannot create the lock file /proc/x.db.lock: No such file or directory; "
-           "the database's folder must be writable\n")
+           "the lock file and the database's folder must be writable\n")
 
 
 def test_absurd_max_age_is_a_usage_error(tmp_path: Path) -> None:
