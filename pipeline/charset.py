@@ -33,6 +33,20 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(
     rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE
 )
+# Text codecs of Python's that no browser reads a page in.
+_NOT_PAGE_ENCODINGS = frozenset(
+    {
+        "undefined",
+        "punycode",
+        "idna",
+        "raw-unicode-escape",
+        "unicode-escape",
+        "utf-7",
+        "utf-32",
+        "utf-32-le",
+        "utf-32-be",
+    }
+)
 # A <meta> declaration only counts within the first 1024 bytes in the HTML
 # standard; WordPress heads can be longer, so look a little further.
 _META_SCAN_BYTES = 8192
@@ -82,8 +96,13 @@ def _known_charset(label: str) -> str | None:
     label = label.strip().lower()
     label = _BROWSER_ALIASES.get(label, label)
     try:
-        name = codecs.lookup(label).name
+        info = codecs.lookup(label)
     except LookupError:
+        return None
+    # Python also knows codecs that are not text encodings (rot13, base64,
+    # hex) or that refuse every byte (undefined): no page is in those.
+    name = info.name
+    if not getattr(info, "_is_text_encoding", True) or name in _NOT_PAGE_ENCODINGS:
         return None
     # A page declaring UTF-16 in its own ASCII bytes cannot be UTF-16.
     if name.startswith("utf-16"):
@@ -138,4 +157,8 @@ def decode_stored(body: bytes, *, charset: str | None) -> str:
     for bom, bom_charset in _BOMS:
         if charset == bom_charset and body.startswith(bom):
             body = body[len(bom) :]
-    return body.decode(charset or "utf-8", errors="replace")
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        # A charset name stored by an older version that no longer passes.
+        return body.decode("utf-8", errors="replace")

@@ -28,6 +28,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from pipeline import wire
 from pipeline.charset import DecodedBody, decode_body
 from pipeline.config import FetchSection, SiteConfig
 from pipeline.errors import (
@@ -144,15 +145,25 @@ class _HostTurns:
             self._times = shared_by.Array("d", [delay_seconds, 0.0], lock=False)
 
     def acquire(
-        self, clock: Callable[[], float], sleep: Callable[[float], None]
-    ) -> None:
+        self,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        *,
+        latest_start: float,
+    ) -> bool:
+        """Wait for this host's next turn; False, holding nothing, if that turn
+        comes at or after latest_start (the run's deadline)."""
         self._slots.acquire()
         with self._lock:
             now = clock()
             start = max(now, self._times[1])
             self._times[1] = start + self._times[0]
+        if start >= latest_start:
+            self._slots.release()
+            return False
         if start > now:
             sleep(start - now)
+        return True
 
     def release(self) -> None:
         self._slots.release()
@@ -227,7 +238,7 @@ class Fetcher:
             ) from None
 
     def _client_with(self, fetch: FetchSection) -> httpx.Client:
-        return httpx.Client(
+        client = httpx.Client(
             headers={
                 "User-Agent": self.config.user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
@@ -239,6 +250,8 @@ class Fetcher:
             limits=httpx.Limits(max_connections=self.concurrency * 2),
             trust_env=True,
         )
+        wire.bound_client(client)
+        return client
 
     @property
     def fetch_options(self) -> FetchOptions:
@@ -342,12 +355,15 @@ class Fetcher:
         error = state.outcome.exception() if state.outcome else None
         retry_after = getattr(error, "retry_after_seconds", None)
         if retry_after is not None:
-            return float(retry_after)
-        return _backoff_seconds(
-            state.attempt_number,
-            initial_seconds=fetch.backoff_initial_seconds,
-            max_seconds=fetch.backoff_max_seconds,
-        )
+            wait = float(retry_after)
+        else:
+            wait = _backoff_seconds(
+                state.attempt_number,
+                initial_seconds=fetch.backoff_initial_seconds,
+                max_seconds=fetch.backoff_max_seconds,
+            )
+        # No wait runs past the deadline: the next attempt then stops the URL.
+        return max(0.0, min(wait, self._deadline - self._clock()))
 
     def _log_retry(self, state: RetryCallState) -> None:
         with self._state_lock:
@@ -376,7 +392,7 @@ class Fetcher:
             target = normalize_url(response, base_url=current)
             if target is None:
                 raise PermanentFetchError(
-                    f"redirect to a non-http(s) URL {response!r}",
+                    f"redirect to an unusable URL {response!r}",
                     url=url,
                     attempts=attempt,
                 )
@@ -406,13 +422,19 @@ class Fetcher:
                 attempts=attempt,
             )
         headers = {}
-        if etag:
+        if etag and _is_sendable(etag):
             headers["If-None-Match"] = etag
-        if last_modified:
+        if last_modified and _is_sendable(last_modified):
             headers["If-Modified-Since"] = last_modified
 
         turns = self._turns_for(url)
-        turns.acquire(self._clock, self._sleep)
+        if not turns.acquire(self._clock, self._sleep, latest_start=self._deadline):
+            raise DeadlineExceeded(
+                "the host's next turn (politeness delay or Crawl-delay) comes after "
+                "the run deadline (fetch.run_deadline_seconds)",
+                url=url,
+                attempts=attempt,
+            )
         try:
             return self._exchange(url, headers, attempt)
         finally:
@@ -425,14 +447,15 @@ class Fetcher:
             self.stats.requests += 1
         started = self._clock()
         try:
-            with self._client.stream(
-                "GET", self._to_request_url(url), headers=headers
-            ) as response:
+            with (
+                wire.time_box(self._time_box_seconds()),
+                self._client.stream(
+                    "GET", self._to_request_url(url), headers=headers
+                ) as response,
+            ):
                 return self._read_response(url, response, attempt, started)
         except httpx.TimeoutException as error:
-            raise TransientFetchError(
-                f"timed out ({type(error).__name__})", url=url, attempts=attempt
-            ) from error
+            raise self._timeout_error(url, attempt, error) from error
         except httpx.ConnectError as error:
             raise TransientFetchError(
                 f"cannot connect: {error}", url=url, attempts=attempt
@@ -448,6 +471,31 @@ class Fetcher:
                 f"HTTP error: {error}", url=url, attempts=attempt
             ) from error
 
+    def _time_box_seconds(self) -> float:
+        """A whole response may take 4 timeouts, and never past the run deadline."""
+        whole_response = self.config.fetch.timeout_seconds * 4
+        return max(0.0, min(whole_response, self._deadline - self._clock()))
+
+    def _timeout_error(
+        self, url: str, attempt: int, error: httpx.TimeoutException
+    ) -> FetchError:
+        if self.deadline_passed:
+            return DeadlineExceeded(
+                "run deadline passed while waiting for the server "
+                "(fetch.run_deadline_seconds)",
+                url=url,
+                attempts=attempt,
+            )
+        if str(error) == wire.OUT_OF_TIME:
+            return TransientFetchError(
+                "response took longer than 4 x fetch.timeout_seconds",
+                url=url,
+                attempts=attempt,
+            )
+        return TransientFetchError(
+            f"timed out ({type(error).__name__})", url=url, attempts=attempt
+        )
+
     def _read_response(
         self, url: str, response: httpx.Response, attempt: int, started: float
     ) -> FetchedPage | str:
@@ -461,6 +509,11 @@ class Fetcher:
         body = b""
         if status != 304:
             body = self._read_body(url, response, attempt, started)
+        if status == 200 and not body.strip() and _is_html_type(response):
+            # What a PHP site sends when it fails half-way ("white screen").
+            raise TransientFetchError(
+                "empty body (HTTP 200)", url=url, status=status, attempts=attempt
+            )
         page = FetchedPage(
             url=url,
             final_url=url,
@@ -616,7 +669,9 @@ class Fetcher:
         rules = Protego.parse(page.text)
         crawl_delay = rules.crawl_delay(self.config.user_agent)
         if crawl_delay:
-            self._turns_for(robots_url).raise_delay(float(crawl_delay))
+            # A delay past the whole run's length means one request a run at most.
+            delay = min(float(crawl_delay), self.config.fetch.run_deadline_seconds)
+            self._turns_for(robots_url).raise_delay(delay)
             logger.info(
                 "robots.txt asks for a Crawl-delay of %s s; honouring it", crawl_delay
             )
@@ -633,14 +688,32 @@ class Fetcher:
 
     def _to_site_url(self, location: str, current: str) -> str:
         """A redirect target as a site URL: a mirror address maps back to the site."""
-        absolute = urljoin(self._to_request_url(current), location)
-        parts = urlsplit(absolute)
+        try:
+            absolute = urljoin(self._to_request_url(current), location)
+            parts = urlsplit(absolute)
+        except ValueError:
+            # Unparseable ("http://[oops/"): normalize_url refuses it next.
+            return location
         if self._mirror is not None and (parts.scheme, parts.netloc) == self._mirror:
             site = urlsplit(current)
             return urlunsplit(
                 (site.scheme, site.netloc, parts.path, parts.query, parts.fragment)
             )
         return absolute
+
+
+def _is_sendable(validator: str) -> bool:
+    """Whether a stored ETag or Last-Modified can go back in a header as it is.
+
+    A server may send bytes outside ASCII; sent back, they would fail every
+    later request of the URL, so such a validator is left out instead.
+    """
+    return validator.isascii() and validator.isprintable()
+
+
+def _is_html_type(response: httpx.Response) -> bool:
+    kind = response.headers.get("content-type", "text/html").split(";")[0]
+    return kind.strip().lower() in ("text/html", "application/xhtml+xml")
 
 
 def _backoff_seconds(
@@ -732,7 +805,16 @@ class _Decompressor:
     def finish(self, *, url: str, attempt: int) -> bytes:
         if self._zlib is None:
             return b""
-        return self._count(self._zlib.flush(), url, attempt)
+        tail = self._count(self._zlib.flush(), url, attempt)
+        if not self._zlib.eof:
+            # A cut connection without a Content-Length looks like a whole
+            # body; only the compressed stream's own end tells.
+            raise TransientFetchError(
+                "compressed body ends before its end marker (cut off)",
+                url=url,
+                attempts=attempt,
+            )
+        return tail
 
     def _count(self, chunk: bytes, url: str, attempt: int) -> bytes:
         self._produced += len(chunk)

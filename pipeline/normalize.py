@@ -80,22 +80,28 @@ def is_tracking_parameter(name: str) -> bool:
 
 
 def normalize_url(href: str, *, base_url: str | None = None) -> str | None:
-    """Make a link absolute and canonical, or None when it is not http(s).
+    """Make a link absolute and canonical, or None when it is not http(s) or
+    cannot be parsed.
 
     Drops the fragment and tracking parameters, lowercases scheme and host,
     drops a default port, and gives every directory-like path a trailing
     slash, the WordPress convention.
     """
     href = href.strip()
-    absolute = urljoin(base_url, href) if base_url else href
-    parts = urlsplit(absolute)
+    try:
+        absolute = urljoin(base_url, href) if base_url else href
+        parts = urlsplit(absolute)
+        port = parts.port
+    except ValueError:
+        # "http://[oops/", a port past 65535: no request could be made of it.
+        return None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
 
     netloc = parts.hostname.lower()
-    if parts.port and parts.port != _DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{parts.port}"
+    if port and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
     path = _with_trailing_slash(
         _encode(_without_dot_segments(parts.path), safe=_PATH_SAFE)
     )

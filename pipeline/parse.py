@@ -388,13 +388,21 @@ def _theme_slug_of_link(href: str, parameter: str) -> str | None:
     slug = theme_slug_from_url(href, parameter)
     if slug:
         return slug
-    segments = [part for part in urlsplit(href).path.split("/") if part]
+    try:
+        path = urlsplit(href).path
+    except ValueError:
+        return None
+    segments = [part for part in path.split("/") if part]
     return unquote(segments[-1]) if segments else None
 
 
 def theme_slug_from_url(url: str, parameter: str) -> str | None:
     """The theme a URL filters on (``?themes=slug``), if any."""
-    values = parse_qs(urlsplit(url).query).get(parameter)
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return None
+    values = parse_qs(query).get(parameter)
     return values[0] if values else None
 
 

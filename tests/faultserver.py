@@ -9,6 +9,7 @@ Every endpoint is named for the fault it produces:
                                then a 200
     /slow/SECONDS/             waits SECONDS before answering
     /trickle/BYTES/            sends a BYTES-long body one byte every TRICKLE_SECONDS
+    /trickle-headers/          sends header lines one every TRICKLE_SECONDS, without end
     /reset/                    resets the connection (TCP RST) instead of answering
     /truncated/                declares TRUNCATED_DECLARED_BYTES, sends fewer, hangs up
     /redirect-loop/a/          redirects to /redirect-loop/b/, which redirects back
@@ -16,6 +17,10 @@ Every endpoint is named for the fault it produces:
     /redirect-off-host/        redirects to /off-host-target/ on http://localhost:PORT
     /gzip/                     a small page, gzipped
     /gzip-bomb/                BOMB_BYTES of zeros, gzipped
+    /gzip-cut/                 a gzipped page cut in half, no Content-Length, then hangs up
+    /empty/                    a 200 with an empty HTML body
+    /latin1-etag/              a page whose ETag holds a byte outside ASCII; a 304
+                               to its If-None-Match
     /oversized/                declares and sends OVERSIZED_BYTES
     /unsized/                  sends OVERSIZED_BYTES without a Content-Length
     /charset/bom-contrary-header/  UTF-8 with a BOM, labelled iso-8859-1 in the header
@@ -132,9 +137,9 @@ def gzip_bomb() -> bytes:
     return b"".join(parts)
 
 
-def gzip_page() -> bytes:
+def gzip_page(body: bytes = b"<p>unzipped</p>") -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return compressor.compress(b"<p>unzipped</p>") + compressor.flush()
+    return compressor.compress(body) + compressor.flush()
 
 
 class FaultRequestHandler(BaseHTTPRequestHandler):
@@ -176,6 +181,10 @@ class FaultRequestHandler(BaseHTTPRequestHandler):
             "retry-after-date": self._retry_after_date,
             "slow": self._slow,
             "trickle": self._trickle,
+            "trickle-headers": self._trickle_headers,
+            "gzip-cut": self._gzip_cut,
+            "empty": self._empty,
+            "latin1-etag": self._latin1_etag,
             "reset": self._reset,
             "truncated": self._truncated,
             "redirect-loop": self._redirect_loop,
@@ -258,6 +267,36 @@ class FaultRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"x")
             if self.server.stopping.wait(TRICKLE_SECONDS):
                 break
+
+    def _trickle_headers(self, arguments: list[str]) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.flush_headers()
+        number = 0
+        while not self.server.stopping.wait(TRICKLE_SECONDS):
+            number += 1
+            self.wfile.write(f"X-Filler-{number}: x\r\n".encode())
+            self.wfile.flush()
+
+    def _gzip_cut(self, arguments: list[str]) -> None:
+        compressed = gzip_page(b"<p>" + b"a long page " * 500 + b"</p>")
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", _HTML)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        self.wfile.write(compressed[: len(compressed) // 2])
+
+    def _empty(self, arguments: list[str]) -> None:
+        self._send(HTTPStatus.OK, b"")
+
+    def _latin1_etag(self, arguments: list[str]) -> None:
+        etag = '"v\u00e9"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.end_headers()
+            return
+        self._send(HTTPStatus.OK, b"<p>current</p>", headers={"ETag": etag})
 
     def _reset(self, arguments: list[str]) -> None:
         # A zero linger time makes close() send RST instead of FIN.

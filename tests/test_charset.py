@@ -95,6 +95,21 @@ UTF8_BOM = b"\xef\xbb\xbf"
             DecodedBody("<p>Café crème, à bientôt</p>", "windows-1252", "detected", 0),
             id="undeclared latin text read as windows-1252",
         ),
+        *(
+            pytest.param(
+                "<p>café</p>".encode("utf-8"),
+                f"text/html; charset={label}",
+                DecodedBody("<p>café</p>", "utf-8", "detected", 0),
+                id=f"header charset {label} is no page encoding",
+            )
+            for label in ("rot13", "base64", "hex", "undefined", "idna", "utf-7", "foo")
+        ),
+        pytest.param(
+            b'<meta charset="hex"><p>caf\xc3\xa9</p>',
+            "text/html",
+            DecodedBody('<meta charset="hex"><p>café</p>', "utf-8", "detected", 0),
+            id="meta charset hex is no page encoding",
+        ),
     ],
 )
 def test_decode_body_chooses_the_charset(

@@ -776,3 +776,104 @@ def test_a_page_that_answers_resets_the_count_of_failures(
         page = fetcher.fetch(f"{SITE}/page/still-fetched/")
 
     assert page.status == 200
+
+
+# Faults a per-read timeout or a plain body read would miss
+
+
+def test_headers_trickling_past_four_timeouts_are_cut_off(server: FaultServer) -> None:
+    # One header line every 50 ms never trips the read timeout; the real clock
+    # is needed to see the whole response run long.
+    config = site_config(fetch={"timeout_seconds": 0.2, "max_attempts": 1})
+    started = time.monotonic()
+    with Fetcher(config, options=FetchOptions(base_url=server.url)) as fetcher:
+        with pytest.raises(TransientFetchError) as caught:
+            fetcher.fetch(f"{SITE}/trickle-headers/")
+
+    assert caught.value.reason == "response took longer than 4 x fetch.timeout_seconds"
+    assert time.monotonic() - started < 2.0
+    assert server.requests.paths() == ["/trickle-headers/"]
+
+
+def test_headers_trickling_past_the_run_deadline_stop_the_run(server: FaultServer) -> None:
+    config = site_config(fetch={"timeout_seconds": 30, "run_deadline_seconds": 0.5})
+    started = time.monotonic()
+    with Fetcher(config, options=FetchOptions(base_url=server.url)) as fetcher:
+        with pytest.raises(DeadlineExceeded) as caught:
+            fetcher.fetch(f"{SITE}/trickle-headers/")
+
+    assert caught.value.attempts == 1
+    assert time.monotonic() - started < 2.0
+
+
+def test_gzip_body_cut_short_without_a_length_is_retried_then_given_up(
+    server: FaultServer, clock: FakeClock
+) -> None:
+    with open_fetcher(server, clock, fetch={"max_attempts": 2}) as fetcher:
+        with pytest.raises(TransientFetchError) as caught:
+            fetcher.fetch(f"{SITE}/gzip-cut/")
+
+    assert (caught.value.reason, caught.value.attempts) == (
+        "compressed body ends before its end marker (cut off)", 2)
+    assert server.requests.paths() == ["/gzip-cut/"] * 2
+
+
+def test_empty_html_body_is_retried_then_given_up(
+    server: FaultServer, clock: FakeClock
+) -> None:
+    with open_fetcher(server, clock, fetch={"max_attempts": 2}) as fetcher:
+        with pytest.raises(TransientFetchError) as caught:
+            fetcher.fetch(f"{SITE}/empty/")
+
+    assert (caught.value.reason, caught.value.status, caught.value.attempts) == (
+        "empty body (HTTP 200)", 200, 2)
+    assert server.requests.paths() == ["/empty/"] * 2
+
+
+def test_etag_outside_ascii_is_not_sent_back(server: FaultServer, clock: FakeClock) -> None:
+    with open_fetcher(server, clock) as fetcher:
+        first = fetcher.fetch(f"{SITE}/latin1-etag/")
+        second = fetcher.fetch(f"{SITE}/latin1-etag/", etag=first.etag)
+
+    assert (first.etag, second.status, second.body) == ('"v\u00e9"', 200, b"<p>current</p>")
+    assert "If-None-Match" not in server.requests[1].headers
+
+
+def test_crawl_delay_past_the_deadline_stops_without_waiting_for_it(
+    server: FaultServer, clock: FakeClock
+) -> None:
+    server.add_page(
+        "/robots.txt", b"User-agent: *\nCrawl-delay: 1e308\n", content_type="text/plain"
+    )
+    politeness = {"obey_robots": True}
+    with open_fetcher(server, clock, politeness=politeness,
+                      fetch={"run_deadline_seconds": 40}) as fetcher:
+        with pytest.raises(DeadlineExceeded):
+            fetcher.fetch(f"{SITE}/page/a/")
+
+    assert clock.sleeps == []
+    assert server.requests.paths() == ["/robots.txt"]
+
+
+def test_retry_after_within_the_cap_never_waits_past_the_deadline(
+    server: FaultServer, clock: FakeClock
+) -> None:
+    fetch = {"retry_after_cap_seconds": 120, "run_deadline_seconds": 30}
+    with open_fetcher(server, clock, fetch=fetch) as fetcher:
+        with pytest.raises(DeadlineExceeded):
+            fetcher.fetch(f"{SITE}/retry-after/110/")
+
+    assert clock.sleeps == [30.0]
+    assert server.requests.paths() == ["/retry-after/110/"]
+
+
+@pytest.mark.parametrize("location", ["https://parispeaceforum.org:70000/x/", "http://[oops/"])
+def test_redirect_to_an_unparseable_url_is_refused(
+    server: FaultServer, clock: FakeClock, location: str
+) -> None:
+    with open_fetcher(server, clock) as fetcher:
+        with pytest.raises(PermanentFetchError) as caught:
+            fetcher.fetch(f"{SITE}/status/302/?to={location}")
+
+    assert caught.value.reason == f"redirect to an unusable URL {location!r}"
+    assert len(server.requests) == 1

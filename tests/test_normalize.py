@@ -45,6 +45,8 @@ URL_CASES = [
     ("/app/uploads/2023/05/x.jpg", "https://parispeaceforum.org/app/uploads/2023/05/x.jpg"),
     ("mailto:someone@example.org", None),
     ("javascript:void(0)", None),
+    ("http://[oops/", None),
+    ("https://parispeaceforum.org:70000/x/", None),
     ("http://example.org:8080/a", "http://example.org:8080/a/"),
     ("/?s=a%2Fb&utm_source=x&redirect=/fr/&p=5", "https://parispeaceforum.org/?s=a%2Fb&redirect=/fr/&p=5"),
     ("/?q=a+b&empty=&flag", "https://parispeaceforum.org/?q=a+b&empty=&flag"),
