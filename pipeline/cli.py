@@ -55,6 +55,11 @@ def _stop_on_sigterm(signal_number: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _ignore_stop_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _report_problem(line: str, *, log_format: str) -> None:
     """One line on stderr: plain, or a JSON log record when logs are JSON lines."""
     if log_format == "json":
@@ -304,6 +309,9 @@ def crawl(
             summary = run_crawl(
                 config, database_path, options=options, progress=progress
             )
+        # The run is recorded as it ended; a stop asked for now changes nothing,
+        # and the summary and exit status must say what was recorded.
+        _ignore_stop_signals()
         if summary_json:
             _write_json(summary_json, summary.as_dict())
         if summary.reason:

@@ -225,26 +225,27 @@ class _Crawl:
             self._end_abruptly()
             raise
 
-        logger.info(
-            "Run %d: publishing %d projects",
-            self.run_id,
-            counts.get("projects_seen", 0),
-            extra={"run_id": self.run_id, "stage": "publish"},
-        )
         # Records and the run's end commit together; Ctrl-C waits for the commit.
-        with _signals_deferred(), store.transaction(self.database):
-            counts.update(
-                publish_run(
-                    self.database,
-                    self.config,
-                    run_id=self.run_id,
-                    now=utc_now(),
-                    is_complete_sweep=self._is_complete_sweep(),
+        with _signals_deferred():
+            logger.info(
+                "Run %d: publishing %d projects",
+                self.run_id,
+                counts.get("projects_seen", 0),
+                extra={"run_id": self.run_id, "stage": "publish"},
+            )
+            with store.transaction(self.database):
+                counts.update(
+                    publish_run(
+                        self.database,
+                        self.config,
+                        run_id=self.run_id,
+                        now=utc_now(),
+                        is_complete_sweep=self._is_complete_sweep(),
+                    )
                 )
-            )
-            return self._end(
-                "partial" if counts["failed"] else "succeeded", counts=counts
-            )
+                return self._end(
+                    "partial" if counts["failed"] else "succeeded", counts=counts
+                )
 
     def _nothing_read_reason(self) -> str:
         first = self.state.first_failure or "no start URL could be read"
@@ -410,6 +411,18 @@ class _Crawl:
         page = self._fetch_or_record(url, raw)
         if page is None:
             return None
+        if page.final_url != url and page.final_url in self.state.fetched_listing_urls:
+            # Some sites send a page past the end back to page 1: the pages in
+            # between were never seen, so nothing may be judged missing.
+            logger.warning(
+                "Listing page %s redirects to %s, read already in this run; the "
+                "walk stops there and this run marks nothing removed",
+                url,
+                page.final_url,
+                extra={"url": url, "run_id": self.run_id, "stage": "listing"},
+            )
+            self.state.is_complete = False
+            return None
         self.progress("listing", url)
         text, body_bytes = self._page_text(url, page, raw)
         # Relative links resolve against where the page ended up after redirects.
@@ -562,6 +575,7 @@ class _Crawl:
             or stored is None
             or self._listing_changed(entry, stored)
             or not is_recent
+            or not _is_page_of(stored, raw)
         )
         return DetailJob(entry.detail_url, stored, raw, must_fetch=must_fetch)
 
@@ -753,7 +767,24 @@ def _signals_deferred() -> Iterator[None]:
     try:
         yield
     finally:
+        # A stop asked for while publishing came too late to stop anything: the
+        # run is whole, so it ends as it went (its summary, its exit status).
+        for signal_number in signal.sigpending() & held:
+            signal.sigtimedwait([signal_number], 0)
+            logger.info(
+                "%s came while publishing; the run had finished, so it stands",
+                signal.Signals(signal_number).name,
+            )
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def _is_page_of(stored: dict[str, Any], raw: store.RawPage | None) -> bool:
+    """Whether the newest stored page is the one the record was parsed from.
+
+    One stored since, by a run that was refused or failed, was never accepted:
+    the site is asked again (conditionally) rather than trusted on it.
+    """
+    return raw is None or stored.get("detail_sha256") == raw.sha256
 
 
 def _age(timestamp: str) -> timedelta:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import SiteConfig
-from pipeline.errors import FetchError
+from pipeline.errors import FetchError, PermanentFetchError
 from pipeline.fetch import (
     FetchedPage,
     Fetcher,
@@ -104,8 +104,16 @@ def fetch_detail(fetcher: Fetcher, config: SiteConfig, job: DetailJob) -> Detail
         outcome = "gone" if error.is_gone else "failed"
         return DetailResult(job.link, outcome, job.link, error.status, error=error)
 
-    if page.is_not_modified and raw is not None:
-        return _revalidated(config, job, page, raw)
+    if page.is_not_modified:
+        if raw is not None:
+            return _revalidated(config, job, page, raw)
+        unusable = PermanentFetchError(
+            "HTTP 304 to a request without validators: nothing stored to reuse",
+            url=job.link,
+            status=304,
+            attempts=page.attempts,
+        )
+        return DetailResult(job.link, "failed", job.link, 304, error=unusable)
     if not page.is_html:
         return _packed(
             DetailResult(job.link, "not-html", page.final_url, page.status), page

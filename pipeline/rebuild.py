@@ -272,9 +272,14 @@ def _finish_batch(
 def _stored_detail_page(
     database: sqlite_utils.Database, project: dict[str, Any]
 ) -> store.RawPage | None:
-    raw = store.latest_raw_page(database, project["url"])
+    # The page the record was parsed from: a later one a refused run kept was
+    # never accepted, and the next crawl asks the site about it again.
+    parsed_from = project.get("detail_sha256")
+    raw = store.latest_raw_page(database, project["url"], preferring=parsed_from)
     if raw is None and project.get("detail_link"):
-        raw = store.latest_raw_page(database, project["detail_link"])
+        raw = store.latest_raw_page(
+            database, project["detail_link"], preferring=parsed_from
+        )
     return raw
 
 

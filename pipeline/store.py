@@ -318,6 +318,12 @@ def _migrate_to_3(database: sqlite_utils.Database) -> None:
     )
 
 
+# Raw pages that parsing may read: HTML, or of no declared type.
+_IS_HTML = (
+    "(content_type IS NULL OR lower(content_type) LIKE 'text/html%' "
+    "OR lower(content_type) LIKE 'application/xhtml+xml%')"
+)
+
 _MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 
 
@@ -432,13 +438,21 @@ def mark_raw_page_validated(
     )
 
 
-def latest_raw_page(database: sqlite_utils.Database, url: str) -> RawPage | None:
-    """The newest stored body of a URL, or None if it was never fetched."""
+def latest_raw_page(
+    database: sqlite_utils.Database, url: str, *, preferring: str | None = None
+) -> RawPage | None:
+    """The newest stored HTML body of a URL, or None if none was stored.
+
+    With preferring (a SHA-256), the body with that digest comes first when it
+    is still stored: the page a record was parsed from. Bodies that were not
+    HTML (a PDF where a page was) are kept but never come back from here.
+    """
     row = database.execute(
-        """SELECT id, url, final_url, status, etag, last_modified, content_type,
+        f"""SELECT id, url, final_url, status, etag, last_modified, content_type,
                   fetched_at, validated_at, sha256, body, charset, charset_source
-           FROM raw_pages WHERE url = ? ORDER BY id DESC LIMIT 1""",
-        (url,),
+           FROM raw_pages WHERE url = ? AND {_IS_HTML}
+           ORDER BY sha256 IS ? DESC, id DESC LIMIT 1""",
+        (url, preferring),
     ).fetchone()
     if row is None:
         return None
@@ -452,7 +466,8 @@ def iter_latest_raw_pages(
     ids = [
         row[0]
         for row in database.execute(
-            "SELECT MAX(id) FROM raw_pages WHERE kind = ? GROUP BY url ORDER BY MAX(id)",
+            f"SELECT MAX(id) FROM raw_pages WHERE kind = ? AND {_IS_HTML} "
+            "GROUP BY url ORDER BY MAX(id)",
             (kind,),
         )
     ]

@@ -232,6 +232,11 @@ class FaultRequestHandler(BaseHTTPRequestHandler):
     def _status(self, arguments: list[str]) -> None:
         codes = [int(code) for code in arguments[0].split("-")]
         status = codes[min(self._count(), len(codes) - 1)]
+        if status == HTTPStatus.NOT_MODIFIED:
+            # Whatever the request asked: a server that answers 304 regardless.
+            self.send_response(status)
+            self.end_headers()
+            return
         if 300 <= status < 400:
             location = parse_qs(urlsplit(self.path).query)["to"][0]
             self._send(status, headers={"Location": location})

@@ -169,7 +169,9 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
         query = strip_tracking_query(parts.query)
 
         file = self._find_file(path, query)
-        if file is not None:
+        if self.path in self.server.redirects:
+            self._send_redirect(self.server.redirects[self.path], status=HTTPStatus.FOUND)
+        elif file is not None:
             self._send_file(file, send_body=send_body)
         elif self._is_directory(path):
             location = parts.path + "/" + (f"?{parts.query}" if parts.query else "")
@@ -207,7 +209,9 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Last-Modified", LAST_MODIFIED_HEADER)
             self.end_headers()
             return
-        content_type = CONTENT_TYPES.get(file.suffix.lower(), DEFAULT_CONTENT_TYPE)
+        content_type = self.server.content_types.get(self.path) or CONTENT_TYPES.get(
+            file.suffix.lower(), DEFAULT_CONTENT_TYPE
+        )
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(content)))
@@ -226,8 +230,10 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
             return _not_modified_since(if_modified_since)
         return False
 
-    def _send_redirect(self, location: str) -> None:
-        self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+    def _send_redirect(
+        self, location: str, *, status: HTTPStatus = HTTPStatus.MOVED_PERMANENTLY
+    ) -> None:
+        self.send_response(status)
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -248,6 +254,10 @@ class _SiteHTTPServer(ThreadingHTTPServer):
         self.root = root
         self.request_log = RequestLog()
         self.delays: dict[str, float] = {}
+        # Set by tests: request target -> a 302's Location, or a Content-Type
+        # to send instead of the one the file's name gives.
+        self.redirects: dict[str, str] = {}
+        self.content_types: dict[str, str] = {}
         self.release = threading.Event()
         super().__init__(address, SiteRequestHandler)
 
@@ -272,6 +282,8 @@ class SiteServer:
         self.requests = self._httpd.request_log
         # Request path (with query) -> seconds to wait before answering.
         self.delays = self._httpd.delays
+        self.redirects = self._httpd.redirects
+        self.content_types = self._httpd.content_types
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             name=f"siteserver-{self.port}",

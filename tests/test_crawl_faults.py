@@ -232,3 +232,27 @@ def test_run_deadline_stops_the_details_and_ends_the_run_partial(
     assert (f"{SITE}/slow/2/", "deadline") in {row[:2] for row in failures}
     counts = run_counts(tmp_path / "projects.db")
     assert (counts["status"], counts["is_complete"]) == ("partial", 0)
+
+
+# With worker processes, errors and pages travel back to the crawl by pickle.
+@pytest.mark.parametrize("workers", [[], ["--processes", "2", "--concurrency", "2"]])
+def test_detail_page_answering_304_to_a_first_request_is_a_failure_not_a_record(
+    server: FaultServer, tmp_path: Path, workers: list[str]
+) -> None:
+    serve_tiny_site(server, fault_path="/status/304/")
+
+    result = crawl(server, tmp_path, *workers)
+
+    assert result.returncode == 3, result.stderr
+    assert failure_rows(tmp_path / "projects.db") == [
+        (f"{SITE}/status/304/", "detail", 304,
+         "HTTP 304 to a request without validators: nothing stored to reuse", 1)
+    ]
+    with sqlite3.connect(tmp_path / "projects.db") as connection:
+        rows = connection.execute(
+            "SELECT url, description FROM projects ORDER BY url").fetchall()
+    assert rows == [
+        (f"{SITE}/projects/alpha/", "Alpha is a project described at some length here."),
+        (f"{SITE}/projects/gamma/", "Gamma is a project described at some length here."),
+        (f"{SITE}/status/304/", None),
+    ]

@@ -332,14 +332,87 @@ def test_changed_selectors_reparse_stored_pages_without_downloading_them(tmp_pat
 def test_empty_listing_page_marks_nothing_removed(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
     database = tmp_path / "db.sqlite"
     _crawl(database, site_server)
-    (site_copy / "projects" / "page" / "3" / "index.html").write_bytes(b"")
+    small_page = b"<!DOCTYPE html><html><body><p>Nothing here.</p></body></html>"
+    (site_copy / "projects" / "page" / "3" / "index.html").write_bytes(small_page)
 
     first = _crawl(database, site_server, "--full")
     _crawl(database, site_server, "--full")
 
     assert first.returncode == 0
-    assert (f"Listing page {ORIGIN}/projects/page/3/ (0 bytes) has no entry; "
+    assert (f"Listing page {ORIGIN}/projects/page/3/ ({len(small_page)} bytes) has no entry; "
             "this run marks nothing removed") in first.stderr
     assert read_rows(database, "SELECT COUNT(*) AS n FROM projects WHERE removed_at IS NOT NULL") == [{"n": 0}]
     assert read_rows(database, "SELECT is_complete FROM runs WHERE id > 1") == [
         {"is_complete": 0}, {"is_complete": 0}]
+
+
+def test_empty_listing_body_is_a_failed_page_and_marks_nothing_removed(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    _crawl(database, site_server)
+    (site_copy / "projects" / "page" / "3" / "index.html").write_bytes(b"")
+    config = tmp_path / "fast-retries.toml"
+    config.write_text(MAIN_CONFIG.read_text(encoding="utf-8").replace(
+        "backoff_initial_seconds = 2", "backoff_initial_seconds = 0.01"), encoding="utf-8")
+
+    results = [run_cli(*crawl_args(config, database, site_server, "--full")) for _ in range(2)]
+
+    assert [result.returncode for result in results] == [3, 3]
+    assert read_rows(database, "SELECT url, kind, status, error FROM fetch_failures WHERE run_id = 2") == [
+        {"url": f"{ORIGIN}/projects/page/3/", "kind": "listing", "status": 200,
+         "error": "empty body (HTTP 200)"}]
+    assert read_rows(database, "SELECT COUNT(*) AS n FROM projects WHERE removed_at IS NOT NULL") == [{"n": 0}]
+
+
+def test_pages_a_refused_run_stored_are_asked_for_again_not_trusted(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    _crawl(database, site_server)
+    before = _content(database)
+    originals = {}
+    for page in site_copy.glob("**/index.html"):
+        if page not in _listing_files(site_copy):
+            originals[page] = page.read_bytes()
+            page.write_bytes(originals[page].replace(b"entry-content", b"post-body"))
+    assert _crawl(database, site_server, "--full").returncode == 4
+    for page, original in originals.items():
+        page.write_bytes(original)
+    site_server.requests.clear()
+
+    result = _crawl(database, site_server)
+
+    assert result.returncode == 0, result.stderr
+    details = [p for p in site_server.requests.paths() if p.count("/") > 2 and "/page/" not in p]
+    seen = read_rows(database, "SELECT json_extract(counts, '$.projects_seen') AS n FROM runs WHERE id = 3")
+    assert "/projects/digimente/" in details
+    assert [{"n": len(details)}] == seen
+    assert _content(database) == before
+
+
+def test_a_detail_page_that_once_answered_a_pdf_is_not_parsed_from_it(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    _crawl(database, site_server)
+    before = _content(database)
+    site_server.content_types["/projects/digimente/"] = "application/pdf"
+    assert _crawl(database, site_server, "--full").returncode == 0
+    site_server.content_types.clear()
+
+    rebuilt = run_cli("rebuild", "--config", str(MAIN_CONFIG), "--db", str(database))
+    incremental = _crawl(database, site_server)
+
+    assert (rebuilt.returncode, incremental.returncode) == (0, 0)
+    assert rebuilt.stdout.splitlines()[0] == (
+        "rebuild 3: 27 records re-derived, 0 changed, 0 without a stored page")
+    assert _content(database) == before
+
+
+def test_listing_page_redirected_to_one_already_read_marks_nothing_removed(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    _crawl(database, site_server)
+    site_server.redirects["/projects/page/3/"] = "/projects/"
+
+    results = [_crawl(database, site_server, "--full") for _ in range(2)]
+
+    assert [result.returncode for result in results] == [0, 0]
+    assert read_rows(database, "SELECT COUNT(*) AS n FROM projects WHERE removed_at IS NOT NULL") == [{"n": 0}]
+    assert read_rows(database, "SELECT id, is_complete FROM runs ORDER BY id") == [
+        {"id": 1, "is_complete": 1}, {"id": 2, "is_complete": 0}, {"id": 3, "is_complete": 0}]
+    assert "redirects to https://parispeaceforum.org/projects/, read already in this run" in results[0].stderr

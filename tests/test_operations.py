@@ -423,6 +423,24 @@ def test_sigterm_records_the_run_as_interrupted(published: Path, site_server) ->
     assert _integrity(published) == "ok"
 
 
+def test_sigterm_while_publishing_lets_the_run_end_as_recorded(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "db.sqlite"
+    summary_path = tmp_path / "summary.json"
+    crawler = _start_crawl(database, site_server, "--summary-json", str(summary_path))
+    assert crawler.stderr is not None
+    for line in crawler.stderr:
+        if "publishing" in line:
+            break
+
+    crawler.send_signal(signal.SIGTERM)
+    stdout, _ = crawler.communicate(timeout=20)
+
+    runs = read_rows(database, "SELECT id, status FROM runs")
+    assert (crawler.returncode, runs) == (0, [{"id": 1, "status": "succeeded"}])
+    assert stdout.startswith("run 1 succeeded (full sweep): ")
+    assert json.loads(summary_path.read_text(encoding="utf-8"))["status"] == "succeeded"
+
+
 def test_rebuild_that_would_empty_a_required_field_is_refused(published: Path, tmp_path: Path) -> None:
     config = tmp_path / "broken.toml"
     config.write_text(MAIN_CONFIG.read_text(encoding="utf-8").replace(
