@@ -458,8 +458,10 @@ def check(
 
     def action() -> int:
         verdict = check_freshness(database_path, max_age=parse_age(max_age))
-        if verdict.problem or not quiet:
-            click.echo(verdict.line, err=bool(verdict.problem))
+        if verdict.problem:
+            _report_problem(verdict.line, log_format=log_format)
+        elif not quiet:
+            click.echo(verdict.line)
         return verdict.exit_status
 
     _setup(quiet, verbose, log_format, default=logging.WARNING)

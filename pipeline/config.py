@@ -254,6 +254,8 @@ def load_config(path: str | Path) -> SiteConfig:
 
     Raises ConfigError naming the file and the first offending key.
     """
+    if not str(path).strip():
+        raise ConfigError("--config must name a site config file, got ''")
     path = Path(path)
     raw = _read_toml(path)
     try:

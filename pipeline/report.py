@@ -103,6 +103,25 @@ def _count(database: sqlite_utils.Database, sql: str) -> int:
     return int(database.execute(sql).fetchone()[0])
 
 
+def _run_line(run: dict[str, Any]) -> str:
+    counts = run["counts"]
+    if run["kind"] == "rebuild":
+        figures = (
+            f"records={counts.get('records', 0)} changed={counts.get('changed', 0)}"
+        )
+    else:
+        sweep = "full" if run["is_full_sweep"] else "incr"
+        figures = (
+            f"{sweep} requests={counts.get('requests', 0)} new={counts.get('new', 0)} "
+            f"changed={counts.get('changed', 0)} failed={counts.get('failed', 0)}"
+        )
+    reason = f"  ({run['reason']})" if run["reason"] else ""
+    return (
+        f"  {run['id']:>4} {run['kind']:<7} {run['status']:<11} {run['started_at']} "
+        f"{figures}{reason}"
+    )
+
+
 def render_description(description: dict[str, Any]) -> str:
     """`show` as lines of text."""
     lines = [
@@ -121,14 +140,7 @@ def render_description(description: dict[str, Any]) -> str:
         "recent runs",
     ]
     for run in description["recent_runs"]:
-        counts = run["counts"]
-        lines.append(
-            f"  {run['id']:>4} {run['kind']:<7} {run['status']:<11} {run['started_at']} "
-            f"{'full' if run['is_full_sweep'] else 'incr'} "
-            f"requests={counts.get('requests', 0)} new={counts.get('new', 0)} "
-            f"changed={counts.get('changed', 0)} failed={counts.get('failed', 0)}"
-            + (f"  ({run['reason']})" if run["reason"] else "")
-        )
+        lines.append(_run_line(run))
     for failure in description["last_run_failures"]:
         lines.append(
             f"  failure: {failure['kind']} {failure['url']}: {failure['error']}"
