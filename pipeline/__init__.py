@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 # Bumped whenever extraction changes what a page yields; stored on every record.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"

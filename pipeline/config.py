@@ -13,7 +13,7 @@ import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -85,6 +85,10 @@ class SiteSection(_Section):
     theme_parameter: str = Field(default="themes", min_length=1)
     # Stripped from <title> when a detail page has neither h1 nor og:title.
     title_suffixes: list[str] = []
+    # The scheme and host that links to any allowed host are written with, for
+    # a site that answers on several (www. and bare, http and https): one page,
+    # one record. None keeps every link as the page gives it.
+    canonical_origin: Url | None = None
 
     @model_validator(mode="after")
     def _start_urls_on_allowed_hosts(self) -> SiteSection:
@@ -93,6 +97,34 @@ class SiteSection(_Section):
             if host not in self.allowed_hosts:
                 raise ValueError(f"start URL {url!r} is not on an allowed host")
         return self
+
+    @model_validator(mode="after")
+    def _canonical_origin_is_an_allowed_origin(self) -> SiteSection:
+        if self.canonical_origin is None:
+            return self
+        parts = urlsplit(self.canonical_origin)
+        if (parts.hostname or "") not in self.allowed_hosts:
+            raise ValueError(
+                f"canonical_origin {self.canonical_origin!r} is not on an allowed host"
+            )
+        if parts.path not in ("", "/") or parts.query:
+            raise ValueError(
+                f"canonical_origin must be a scheme and host such as "
+                f"https://example.org, got {self.canonical_origin!r}"
+            )
+        return self
+
+    def canonical_url(self, url: str) -> str:
+        """The URL on canonical_origin when it is on an allowed host, else as it is."""
+        if self.canonical_origin is None:
+            return url
+        parts = urlsplit(url)
+        if (parts.hostname or "") not in self.allowed_hosts:
+            return url
+        origin = urlsplit(self.canonical_origin)
+        return urlunsplit(
+            (origin.scheme, origin.netloc.lower(), parts.path, parts.query, "")
+        )
 
 
 class ListingSection(_Section):
@@ -237,7 +269,12 @@ class SiteConfig(_Section):
         extraction = {
             "listing": self.listing.model_dump(),
             "detail": self.detail.model_dump(),
-            "site": [self.site.theme_parameter, self.site.title_suffixes],
+            "site": [
+                self.site.name,
+                self.site.theme_parameter,
+                self.site.title_suffixes,
+                self.site.canonical_origin,
+            ],
         }
         text = json.dumps(extraction, sort_keys=True)
         return f"{PARSER_VERSION}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"

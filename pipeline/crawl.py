@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -363,7 +363,7 @@ class _Crawl:
         """Follow one start URL's pagination, scheduling every entry's detail page."""
         theme = theme_slug_from_url(start_url, self.config.site.theme_parameter)
         max_pages = self.options.max_pages or self.config.listing.max_pages
-        url: str | None = start_url
+        url: str | None = self.config.site.canonical_url(start_url)
         pages = 0
         unchanged_streak = 0
         walk_links: set[str] = set()
@@ -427,7 +427,9 @@ class _Crawl:
         text, body_bytes = self._page_text(url, page, raw)
         # Relative links resolve against where the page ended up after redirects.
         final_url = raw.final_url if page.is_not_modified and raw else page.final_url
-        listing = parse_listing(text, page_url=final_url, listing=self.config.listing)
+        listing = self._on_canonical_origin(
+            parse_listing(text, page_url=final_url, listing=self.config.listing)
+        )
         self.state.counts["listing_pages"] += 1
         self.state.counts["entries"] += len(listing.entries)
         if (
@@ -455,6 +457,18 @@ class _Crawl:
             extra={"url": url, "run_id": self.run_id, "stage": "listing"},
         )
         return listing
+
+    def _on_canonical_origin(self, listing: ListingPage) -> ListingPage:
+        """The listing with its links on site.canonical_origin, when one is set."""
+        site = self.config.site
+        if site.canonical_origin is None:
+            return listing
+        entries = [
+            replace(entry, detail_url=site.canonical_url(entry.detail_url))
+            for entry in listing.entries
+        ]
+        next_url = site.canonical_url(listing.next_url) if listing.next_url else None
+        return ListingPage(listing.url, entries, next_url)
 
     def _page_text(
         self, url: str, page: FetchedPage, raw: store.RawPage | None
@@ -681,7 +695,7 @@ class _Crawl:
             self.database,
             run_id=self.run_id,
             detail_link=result.link,
-            url=result.url,
+            url=self.config.site.canonical_url(result.url),
             status=result.status,
             outcome=result.outcome,
             detail=result.detail,
@@ -758,24 +772,32 @@ class _Crawl:
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends, so a publish is never cut in half."""
+    """Note SIGINT and SIGTERM instead of acting on them until the block ends, so
+    that a publish is never cut in half.
+
+    Handlers, not a signal mask: the mask is per thread, and the kernel hands a
+    signal to any thread that does not block it (a fetch or hashing thread).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    arrived: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda number, frame: arrived.append(number))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         # A stop asked for while publishing came too late to stop anything: the
         # run is whole, so it ends as it went (its summary, its exit status).
-        for signal_number in signal.sigpending() & held:
-            signal.sigtimedwait([signal_number], 0)
+        for late in arrived:
             logger.info(
                 "%s came while publishing; the run had finished, so it stands",
-                signal.Signals(signal_number).name,
+                signal.Signals(late).name,
             )
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _is_page_of(stored: dict[str, Any], raw: store.RawPage | None) -> bool:

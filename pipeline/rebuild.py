@@ -205,7 +205,7 @@ def _listing_entries(
             raw.text, page_url=raw.final_url, listing=config.listing
         )
         for entry in listing.entries:
-            entries.setdefault(entry.detail_url, entry)
+            entries.setdefault(config.site.canonical_url(entry.detail_url), entry)
     return entries
 
 

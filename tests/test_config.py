@@ -46,6 +46,13 @@ def test_bundled_config_loads_with_its_politeness_defaults() -> None:
         ('allowed_hosts = ["parispeaceforum.org", "www.parispeaceforum.org"]',
          'allowed_hosts = ["example.org"]',
          "site: start URL 'https://parispeaceforum.org/projects/' is not on an allowed host"),
+        ('canonical_origin = "https://parispeaceforum.org"',
+         'canonical_origin = "https://example.org"',
+         "site: canonical_origin 'https://example.org' is not on an allowed host"),
+        ('canonical_origin = "https://parispeaceforum.org"',
+         'canonical_origin = "https://parispeaceforum.org/projects/"',
+         "site: canonical_origin must be a scheme and host such as https://example.org, "
+         "got 'https://parispeaceforum.org/projects/'"),
         ('pattern = "Project led by\\\\s*:\\\\s*(.+)"', 'pattern = "Project led by"',
          "detail.fields.project_lead.pattern: pattern 'Project led by' must have exactly "
          "one group"),

@@ -326,7 +326,7 @@ def test_changed_selectors_reparse_stored_pages_without_downloading_them(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "34 requests, 33 not modified" in result.stdout
     assert changes == [{"field": "description", "n": 22}]
-    assert len(versions) == 1 and versions[0]["parser_version"].startswith("1+")
+    assert len(versions) == 1 and versions[0]["parser_version"].startswith("2+")
 
 
 def test_empty_listing_page_marks_nothing_removed(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]

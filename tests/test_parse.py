@@ -66,10 +66,24 @@ def test_listing_links_are_absolute_canonical_and_untracked() -> None:
     listing = _listing("index@themes=climate-and-environment.html",
                        f"{ORIGIN}/?themes=climate-and-environment")
 
-    assert f"{ORIGIN}/projects/blue-carbon-coastal-restoration/" in [
-        entry.detail_url for entry in listing.entries]
-    assert all(entry.detail_url.startswith(f"{ORIGIN}/") for entry in listing.entries)
+    links = [entry.detail_url for entry in listing.entries]
+    assert f"{ORIGIN}/projects/blue-carbon-coastal-restoration/" in links
+    # Parsing keeps the host a link names; the crawl puts it on site.canonical_origin.
+    assert [link for link in links if not link.startswith(f"{ORIGIN}/")] == [
+        "http://www.parispeaceforum.org/projects/ai-for-climate/"]
     assert listing.next_url is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://www.parispeaceforum.org/projects/x/?p=5", f"{ORIGIN}/projects/x/?p=5"),
+        ("http://parispeaceforum.org/", f"{ORIGIN}/"),
+        ("https://example.org/projects/x/", "https://example.org/projects/x/"),
+    ],
+)
+def test_links_to_any_allowed_host_go_on_the_canonical_origin(url: str, expected: str) -> None:
+    assert CONFIG.site.canonical_url(url) == expected
 
 
 def test_relative_links_and_missing_slash_are_resolved() -> None:
