@@ -205,6 +205,14 @@ def _check_database_path(database_path: str) -> None:
         raise ConfigError("--db must name a database file, got ''")
 
 
+def _is_same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file (a hard link is another name of it)."""
+    try:
+        return one.samefile(other)
+    except OSError:
+        return False
+
+
 def _check_output_path(
     path: str | None, *, database_path: str, config_path: str
 ) -> None:
@@ -216,7 +224,7 @@ def _check_output_path(
     database = Path(database_path).resolve()
     taken = {database, Path(config_path).resolve()}
     taken |= {database.with_name(database.name + end) for end in _DATABASE_FILE_ENDS}
-    if target in taken:
+    if target in taken or any(_is_same_file(target, file) for file in taken):
         raise ConfigError(
             f"--summary-json {path!r} would overwrite the database or the config; "
             "name another file"

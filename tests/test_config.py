@@ -177,3 +177,15 @@ def test_summary_json_never_overwrites_the_database(tmp_path: Path, end: str) ->
         2, f"error: --summary-json '{database}{end}' would overwrite the database or the "
            "config; name another file\n")
     assert database.read_bytes() == b"kept as it is"
+
+
+def test_summary_json_never_overwrites_the_database_through_a_hard_link(tmp_path: Path) -> None:
+    database = tmp_path / "projects.db"
+    database.write_bytes(b"kept as it is")
+    other_name = tmp_path / "summary.json"
+    other_name.hardlink_to(database)
+
+    result = run_cli("crawl", "--config", str(MAIN_CONFIG), "--db", str(database),
+                     "--summary-json", str(other_name))
+
+    assert (result.returncode, database.read_bytes()) == (2, b"kept as it is")
