@@ -96,18 +96,26 @@ def parse_listing(html: str, *, page_url: str, listing: ListingSection) -> Listi
     """Read the entries and the next-page link of one listing page."""
     tree = LexborHTMLParser(html)
     base_url = _base_url(tree, page_url)
+    # Where a link that leads nowhere ("#", "") ends up: never a detail page.
+    nowhere = {normalize_url(page_url), normalize_url(base_url)}
     entries: list[ListingEntry] = []
     for node in tree.css(listing.entry):
-        entry = _parse_entry(node, base_url, listing, position=len(entries) + 1)
+        position = len(entries) + 1
+        entry = _parse_entry(node, base_url, nowhere, listing, position=position)
         if entry is not None:
             entries.append(entry)
     return ListingPage(page_url, entries, _next_page_url(tree, base_url, listing))
 
 
 def _parse_entry(
-    node: LexborNode, base_url: str, listing: ListingSection, *, position: int
+    node: LexborNode,
+    base_url: str,
+    nowhere: set[str | None],
+    listing: ListingSection,
+    *,
+    position: int,
 ) -> ListingEntry | None:
-    detail_url = _detail_link(node, base_url, listing)
+    detail_url = _detail_link(node, base_url, nowhere, listing)
     if detail_url is None:
         logger.warning(
             "Listing entry %d has no usable detail link; check listing.link",
@@ -124,7 +132,7 @@ def _parse_entry(
 
 
 def _detail_link(
-    node: LexborNode, base_url: str, listing: ListingSection
+    node: LexborNode, base_url: str, nowhere: set[str | None], listing: ListingSection
 ) -> str | None:
     """The entry's detail URL: the configured link, else the title's link.
 
@@ -135,7 +143,7 @@ def _detail_link(
     for link in (node.css_first(listing.link), _title_link(node, listing)):
         href = link.attributes.get("href") if link is not None else None
         url = normalize_url(href, base_url=base_url) if href else None
-        if url is not None and url != normalize_url(base_url):
+        if url is not None and url not in nowhere:
             return url
     return None
 

@@ -273,3 +273,12 @@ def test_field_pattern_reads_a_label_and_its_value_across_a_line_break() -> None
     body = '<div class="entry-content"><p><strong>Project led by:</strong><br>Jane Doe</p></div>'
 
     assert _parse_inline_detail("", body).fields["project_lead"] == "Jane Doe"
+
+
+def test_more_link_to_the_listing_page_under_a_base_href_falls_back_to_the_title_link() -> None:
+    html = ('<html><head><base href="https://parispeaceforum.org/"></head><body>'
+            + _entry_html("Text …", more_href=f"{ORIGIN}/?themes=climate") + "</body></html>")
+
+    listing = parse_listing(html, page_url=f"{ORIGIN}/?themes=climate", listing=CONFIG.listing)
+
+    assert [entry.detail_url for entry in listing.entries] == [f"{ORIGIN}/projects/x/"]
