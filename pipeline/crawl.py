@@ -26,6 +26,7 @@ from pipeline.detail import (
     DetailJob,
     DetailResult,
     DetailWorkers,
+    is_page_of,
     parse_page,
     record_holds,
 )
@@ -589,7 +590,9 @@ class _Crawl:
             or stored is None
             or self._listing_changed(entry, stored)
             or not is_recent
-            or not _is_page_of(stored, raw)
+            # A page stored since, by a run that was refused or failed, was never
+            # accepted: the site is asked again rather than trusted on it.
+            or not is_page_of(stored, raw)
         )
         return DetailJob(entry.detail_url, stored, raw, must_fetch=must_fetch)
 
@@ -798,15 +801,6 @@ def _signals_deferred() -> Iterator[None]:
                 "%s came while publishing; the run had finished, so it stands",
                 signal.Signals(late).name,
             )
-
-
-def _is_page_of(stored: dict[str, Any], raw: store.RawPage | None) -> bool:
-    """Whether the newest stored page is the one the record was parsed from.
-
-    One stored since, by a run that was refused or failed, was never accepted:
-    the site is asked again (conditionally) rather than trusted on it.
-    """
-    return raw is None or stored.get("detail_sha256") == raw.sha256
 
 
 def _age(timestamp: str) -> timedelta:

@@ -82,8 +82,14 @@ def record_holds(
     return (
         stored is not None
         and stored.get("parser_version") == config.parser_version
-        and stored.get("detail_sha256") == raw.sha256
+        and is_page_of(stored, raw)
     )
+
+
+def is_page_of(stored: dict[str, Any], raw: store.RawPage | None) -> bool:
+    """Whether a stored page is the one the record was parsed from (or there is
+    none to compare)."""
+    return raw is None or stored.get("detail_sha256") == raw.sha256
 
 
 def parse_page(config: SiteConfig, html: str, url: str) -> dict[str, Any]:

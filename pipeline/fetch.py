@@ -83,8 +83,7 @@ class FetchedPage:
 
     @property
     def is_html(self) -> bool:
-        kind = (self.content_type or "text/html").split(";")[0].strip().lower()
-        return kind in ("text/html", "application/xhtml+xml")
+        return _is_html_type(self.content_type)
 
     @property
     def text(self) -> str:
@@ -276,6 +275,9 @@ class Fetcher:
             robots = dict(self._robots)
         return FetcherHandover(dict(self._turns), robots, self._deadline)
 
+    def _seconds_to_deadline(self) -> float:
+        return max(0.0, self._deadline - self._clock())
+
     @property
     def deadline_passed(self) -> bool:
         return self._clock() >= self._deadline
@@ -363,7 +365,7 @@ class Fetcher:
                 max_seconds=fetch.backoff_max_seconds,
             )
         # No wait runs past the deadline: the next attempt then stops the URL.
-        return max(0.0, min(wait, self._deadline - self._clock()))
+        return min(wait, self._seconds_to_deadline())
 
     def _log_retry(self, state: RetryCallState) -> None:
         with self._state_lock:
@@ -474,7 +476,7 @@ class Fetcher:
     def _time_box_seconds(self) -> float:
         """A whole response may take 4 timeouts, and never past the run deadline."""
         whole_response = self.config.fetch.timeout_seconds * 4
-        return max(0.0, min(whole_response, self._deadline - self._clock()))
+        return min(whole_response, self._seconds_to_deadline())
 
     def _timeout_error(
         self, url: str, attempt: int, error: httpx.TimeoutException
@@ -509,7 +511,11 @@ class Fetcher:
         body = b""
         if status != 304:
             body = self._read_body(url, response, attempt, started)
-        if status == 200 and not body.strip() and _is_html_type(response):
+        if (
+            status == 200
+            and not body.strip()
+            and _is_html_type(response.headers.get("content-type"))
+        ):
             # What a PHP site sends when it fails half-way ("white screen").
             raise TransientFetchError(
                 "empty body (HTTP 200)", url=url, status=status, attempts=attempt
@@ -711,9 +717,10 @@ def _is_sendable(validator: str) -> bool:
     return validator.isascii() and validator.isprintable()
 
 
-def _is_html_type(response: httpx.Response) -> bool:
-    kind = response.headers.get("content-type", "text/html").split(";")[0]
-    return kind.strip().lower() in ("text/html", "application/xhtml+xml")
+def _is_html_type(content_type: str | None) -> bool:
+    """HTML, or of no declared type (then taken as HTML)."""
+    kind = (content_type or "text/html").split(";")[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml")
 
 
 def _backoff_seconds(
