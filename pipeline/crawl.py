@@ -27,7 +27,7 @@ from pipeline.detail import (
     DetailResult,
     DetailWorkers,
     is_page_of,
-    parse_page,
+    parse_packed,
     record_holds,
 )
 from pipeline.errors import (
@@ -626,13 +626,14 @@ class _Crawl:
         stored raw page is parsed when the record does not hold its fields yet."""
         self.state.counts["skipped"] += 1
         if job.raw is not None and not record_holds(self.config, job.stored, job.raw):
-            detail = parse_page(self.config, job.raw.text, job.raw.final_url)
             return DetailResult(
                 job.link,
                 "parsed",
                 job.raw.final_url,
                 job.raw.status,
-                detail=detail,
+                packed_detail=parse_packed(
+                    self.config, job.raw.text, job.raw.final_url
+                ),
                 sha256=job.raw.sha256,
             )
         if job.stored is not None:
@@ -701,7 +702,7 @@ class _Crawl:
             url=self.config.site.canonical_url(result.url),
             status=result.status,
             outcome=result.outcome,
-            detail=result.detail,
+            packed_detail=result.packed_detail,
             sha256=result.sha256,
         )
 

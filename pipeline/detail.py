@@ -63,7 +63,9 @@ class DetailResult:
     status: int | None = None
     page: FetchedPage | None = None
     body_bytes: int = 0
-    detail: dict[str, Any] | None = None
+    # The page's fields, packed for staging (store.pack_detail) where they were
+    # parsed: a worker's CPU packs them, and fewer bytes travel back.
+    packed_detail: bytes | None = None
     error: FetchError | None = None
     # The stored page a 304 confirmed, and a new body packed for the store.
     raw_id: int | None = None
@@ -92,9 +94,10 @@ def is_page_of(stored: dict[str, Any], raw: store.RawPage | None) -> bool:
     return raw is None or stored.get("detail_sha256") == raw.sha256
 
 
-def parse_page(config: SiteConfig, html: str, url: str) -> dict[str, Any]:
+def parse_packed(config: SiteConfig, html: str, url: str) -> bytes:
+    """A detail page's fields, packed for staging."""
     parsed = parse_detail(html, page_url=url, detail=config.detail, site=config.site)
-    return detail_as_dict(parsed)
+    return store.pack_detail(detail_as_dict(parsed))
 
 
 def fetch_detail(fetcher: Fetcher, config: SiteConfig, job: DetailJob) -> DetailResult:
@@ -124,13 +127,12 @@ def fetch_detail(fetcher: Fetcher, config: SiteConfig, job: DetailJob) -> Detail
         return _packed(
             DetailResult(job.link, "not-html", page.final_url, page.status), page
         )
-    detail = parse_page(config, page.text, page.final_url)
     result = DetailResult(
         job.link,
         "parsed",
         page.final_url,
         page.status,
-        detail=detail,
+        packed_detail=parse_packed(config, page.text, page.final_url),
         sha256=page.sha256,
     )
     return _packed(result, page)
@@ -150,7 +152,7 @@ def _revalidated(
         raw.final_url,
         304,
         page=page,
-        detail=parse_page(config, raw.text, raw.final_url),
+        packed_detail=parse_packed(config, raw.text, raw.final_url),
         raw_id=raw.id,
         sha256=raw.sha256,
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import sqlite_utils
+from isal import isal_zlib
 
 from pipeline.charset import decode_stored
 from pipeline.errors import StorageError
@@ -415,10 +416,26 @@ def save_raw_page(
 
 
 def pack_body(body: bytes) -> bytes:
-    """A body as the raw page store keeps it. zlib releases the GIL, so fetch
-    threads can pack bodies in parallel. Level 1 packs HTML about a tenth
-    larger than the default level, in half the CPU time."""
-    return zlib.compress(body, 1)
+    """A body as the raw page store keeps it: a zlib stream, which any zlib
+    reads back. ISA-L writes it at level 1 four times as fast as zlib's own
+    level 1, and a little smaller; it releases the GIL, so fetch threads pack
+    in parallel."""
+    return isal_zlib.compress(body, 1)
+
+
+def pack_detail(detail: dict[str, Any]) -> bytes:
+    """A detail page's fields as staged_details keeps them: JSON, packed like a
+    body. Packed, a run's staged fields are a quarter of the pages to write,
+    read back and free."""
+    text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
+    return pack_body(text.encode("utf-8"))
+
+
+def unpack_detail(stored: bytes | str) -> dict[str, Any]:
+    """The fields pack_detail packed; rows staged before packing hold JSON text."""
+    text = zlib.decompress(stored) if isinstance(stored, bytes) else stored
+    detail: dict[str, Any] = json.loads(text)
+    return detail
 
 
 def mark_raw_page_validated(
@@ -645,11 +662,12 @@ def stage_detail(
     url: str,
     status: int | None,
     outcome: str,
-    detail: dict[str, Any] | None,
+    packed_detail: bytes | None,
     sha256: str | None = None,
 ) -> None:
-    """Keep what a detail page gave (or why it gave nothing) until the run publishes;
-    sha256 names the stored page the fields were parsed from."""
+    """Keep what a detail page gave (its fields packed by pack_detail), or why it
+    gave nothing, until the run publishes; sha256 names the stored page the
+    fields were parsed from."""
     database.execute(
         """INSERT OR REPLACE INTO staged_details
                (run_id, detail_link, url, status, outcome, detail, sha256)
@@ -660,7 +678,7 @@ def stage_detail(
             url,
             status,
             outcome,
-            json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+            packed_detail,
             sha256,
         ),
     )
@@ -730,7 +748,7 @@ def _staged_detail(
         "url": url,
         "status": status,
         "outcome": outcome,
-        "detail": json.loads(detail) if detail else None,
+        "detail": unpack_detail(detail) if detail else None,
         "sha256": sha256,
     }
 
