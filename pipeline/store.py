@@ -431,10 +431,9 @@ def pack_detail(detail: dict[str, Any]) -> bytes:
     return pack_body(text.encode("utf-8"))
 
 
-def unpack_detail(stored: bytes | str) -> dict[str, Any]:
-    """The fields pack_detail packed; rows staged before packing hold JSON text."""
-    text = zlib.decompress(stored) if isinstance(stored, bytes) else stored
-    detail: dict[str, Any] = json.loads(text)
+def unpack_detail(packed: bytes) -> dict[str, Any]:
+    """The fields pack_detail packed."""
+    detail: dict[str, Any] = json.loads(zlib.decompress(packed))
     return detail
 
 
