@@ -48,7 +48,7 @@ from pipeline.parse import (
     theme_slug_from_url,
 )
 from pipeline.pool import fork_context
-from pipeline.publish import check_quality, publish_run
+from pipeline.publish import check_before_publishing, publish_run
 
 logger = logging.getLogger(__name__)
 
@@ -210,18 +210,18 @@ class _Crawl:
                 return self._end(
                     "failed", counts=counts, reason=self._nothing_read_reason()
                 )
-            check_quality(
+            counts["projects_seen"] = store.count_staged_projects(
+                self.database, self.run_id
+            )
+            check_before_publishing(
                 self.database,
                 self.config,
-                self.run_id,
                 self.state.gate_problems,
+                projects=counts["projects_seen"],
                 is_complete=self._is_complete_sweep(),
-                counts=counts,
             )
         except QualityGateError as refusal:
-            return self._end(
-                "refused", counts=self._finish_counts(), reason=str(refusal)
-            )
+            return self._refuse(refusal)
         except BaseException:
             self._end_abruptly()
             raise
@@ -229,24 +229,34 @@ class _Crawl:
         # Records and the run's end commit together; Ctrl-C waits for the commit.
         with _signals_deferred():
             logger.info(
-                "Run %d: publishing %d projects",
+                "Run %d: checking and publishing %d projects",
                 self.run_id,
-                counts.get("projects_seen", 0),
+                counts["projects_seen"],
                 extra={"run_id": self.run_id, "stage": "publish"},
             )
-            with store.transaction(self.database):
-                counts.update(
-                    publish_run(
-                        self.database,
-                        self.config,
-                        run_id=self.run_id,
-                        now=utc_now(),
-                        is_complete_sweep=self._is_complete_sweep(),
-                    )
+            try:
+                return self._publish(counts)
+            except QualityGateError as refusal:
+                # Raised inside the transaction: no record of this run was kept.
+                return self._refuse(refusal)
+
+    def _publish(self, counts: dict[str, Any]) -> RunSummary:
+        with store.transaction(self.database):
+            counts.update(
+                publish_run(
+                    self.database,
+                    self.config,
+                    run_id=self.run_id,
+                    now=utc_now(),
+                    is_complete_sweep=self._is_complete_sweep(),
                 )
-                return self._end(
-                    "partial" if counts["failed"] else "succeeded", counts=counts
-                )
+            )
+            return self._end(
+                "partial" if counts["failed"] else "succeeded", counts=counts
+            )
+
+    def _refuse(self, refusal: QualityGateError) -> RunSummary:
+        return self._end("refused", counts=self._finish_counts(), reason=str(refusal))
 
     def _nothing_read_reason(self) -> str:
         first = self.state.first_failure or "no start URL could be read"

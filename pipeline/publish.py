@@ -39,43 +39,54 @@ _SIGHTING_COLUMNS = (
 _FRESH_OUTCOMES = ("parsed", "not-modified")
 
 
-def check_quality(
+def check_before_publishing(
     database: sqlite_utils.Database,
     config: SiteConfig,
-    run_id: int,
     problems: list[str],
     *,
+    projects: int,
     is_complete: bool,
-    counts: dict[str, Any],
 ) -> None:
-    """Refuse the run (QualityGateError) if what it found looks like a broken parser.
+    """Refuse the run (QualityGateError) before anything is written: for a
+    problem the crawl met, or a complete sweep far smaller than the recent ones.
 
-    Adds the run's fill rates and project count to counts, refused or not.
+    The fill rates are judged by publish_run, which reads every record anyway.
     """
-    required = config.quality.required_fields
-    filled = {name: 0 for name in required}
-    projects = parsed = 0
-    for _, entry, found in store.iter_staged_projects(database, run_id):
-        projects += 1
-        if found["outcome"] != "parsed":
-            continue
-        parsed += 1
-        values = _fill_values(entry, found["detail"])
-        for name in required:
-            filled[name] += bool(values.get(name))
-    rates = (
-        {name: round(count / parsed, 4) for name, count in filled.items()}
-        if parsed
-        else {}
-    )
-    counts.update(projects_seen=projects, parsed=parsed, fill_rates=rates)
-
     if problems:
         raise QualityGateError(problems[0])
-    _check_empty_fields(rates, parsed, config)
-    _check_fill_drop(database, rates, parsed, config)
     if is_complete:
         _check_sweep_size(database, projects, config)
+
+
+class _FillTally:
+    """How many of the records parsed this run have each required field."""
+
+    def __init__(self, required: list[str]) -> None:
+        self.filled = {name: 0 for name in required}
+        self.parsed = 0
+
+    def add(self, entry: dict[str, Any], found: dict[str, Any]) -> None:
+        if found["outcome"] != "parsed":
+            return
+        self.parsed += 1
+        values = _fill_values(entry, found["detail"])
+        for name in self.filled:
+            self.filled[name] += bool(values.get(name))
+
+    def rates(self) -> dict[str, float]:
+        if not self.parsed:
+            return {}
+        return {
+            name: round(count / self.parsed, 4) for name, count in self.filled.items()
+        }
+
+
+def _check_fill(
+    database: sqlite_utils.Database, tally: _FillTally, config: SiteConfig
+) -> None:
+    rates = tally.rates()
+    _check_empty_fields(rates, tally.parsed, config)
+    _check_fill_drop(database, rates, tally.parsed, config)
 
 
 def _fill_values(entry: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
@@ -158,16 +169,21 @@ def publish_run(
     run_id: int,
     now: str,
     is_complete_sweep: bool,
-) -> dict[str, int]:
-    """Write a run's records, their changes and removals.
+) -> dict[str, Any]:
+    """Write a run's records, their changes and removals, and return its counts
+    with the fill rates of the records it parsed.
 
     Call it inside one transaction (store.transaction) with the run's own end,
-    so that readers see all of a run or none of it. Idempotent over unchanged
-    input: content fields and updated_at only move on a real change.
+    so that readers see all of a run or none of it: when the fill rates look
+    like a broken parser it raises QualityGateError, and the transaction rolls
+    back every record. Idempotent over unchanged input: content fields and
+    updated_at only move on a real change.
     """
     counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "returned": 0}
+    tally = _FillTally(config.quality.required_fields)
     seen: set[str] = set()
     for link, entry, found in store.iter_staged_projects(database, run_id):
+        tally.add(entry, found)
         url = publish_record(
             database,
             config,
@@ -181,9 +197,10 @@ def publish_run(
         )
         if url:
             seen.add(url)
+    _check_fill(database, tally, config)
     if is_complete_sweep:
         _mark_missing(database, config, seen, run_id, now, counts)
-    return counts
+    return {**counts, "parsed": tally.parsed, "fill_rates": tally.rates()}
 
 
 def publish_record(

@@ -683,58 +683,67 @@ def stage_detail(
     )
 
 
+# Themes travel joined by the unit separator, which no URL-derived slug holds.
+_THEME_SEPARATOR = "\x1f"
+_STAGED_PROJECTS = """
+    SELECT first.detail_link, first.listing_url, first.position, first.title,
+           first.summary,
+           (SELECT group_concat(sighting.theme, char(31)) FROM staged_entries AS sighting
+             WHERE sighting.run_id = first.run_id
+               AND sighting.detail_link = first.detail_link) AS themes,
+           found.url, found.status, found.outcome, found.detail, found.sha256
+    FROM staged_entries AS first
+    LEFT JOIN staged_details AS found
+      ON found.run_id = first.run_id AND found.detail_link = first.detail_link
+    WHERE first.run_id = ?
+      AND first.rowid = (SELECT MIN(earlier.rowid) FROM staged_entries AS earlier
+                          WHERE earlier.run_id = first.run_id
+                            AND earlier.detail_link = first.detail_link)
+    ORDER BY first.rowid
+"""
+
+
+def count_staged_projects(database: sqlite_utils.Database, run_id: int) -> int:
+    """How many projects (distinct detail links) a run staged."""
+    row = database.execute(
+        "SELECT COUNT(DISTINCT detail_link) FROM staged_entries WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    return int(row[0])
+
+
 def iter_staged_projects(
     database: sqlite_utils.Database, run_id: int
 ) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """Each project a run staged, one at a time: (detail link, entry, detail outcome).
+    """Each project a run staged, in the order first seen: (detail link, entry,
+    detail outcome).
 
     The entry is the link's first listing sighting, with the themes of all its
-    sightings; the outcome says what its detail page gave. Reads one project
-    at a time so that memory does not grow with the site.
+    sightings; the outcome says what its detail page gave. One query streams
+    them, so that memory does not grow with the site.
     """
-    links = [
-        row[0]
-        for row in database.execute(
-            "SELECT detail_link FROM staged_entries WHERE run_id = ? "
-            "GROUP BY detail_link ORDER BY MIN(rowid)",
-            (run_id,),
-        )
-    ]
-    for link in links:
-        yield (
-            link,
-            _staged_entry(database, run_id, link),
-            _staged_detail(database, run_id, link),
-        )
-
-
-def _staged_entry(
-    database: sqlite_utils.Database, run_id: int, link: str
-) -> dict[str, Any]:
-    rows = database.execute(
-        "SELECT listing_url, position, title, summary, theme FROM staged_entries "
-        "WHERE run_id = ? AND detail_link = ? ORDER BY rowid",
-        (run_id, link),
-    ).fetchall()
-    listing_url, position, title, summary, _ = rows[0]
-    return {
-        "listing_url": listing_url,
-        "position": position,
-        "title": title,
-        "summary": summary,
-        "themes": {row[4] for row in rows if row[4]},
-    }
+    for row in database.execute(_STAGED_PROJECTS, (run_id,)):
+        link, listing_url, position, title, summary, themes = row[:6]
+        entry = {
+            "listing_url": listing_url,
+            "position": position,
+            "title": title,
+            "summary": summary,
+            "themes": set(filter(None, (themes or "").split(_THEME_SEPARATOR))),
+        }
+        yield link, entry, _staged_detail(link, *row[6:])
 
 
 def _staged_detail(
-    database: sqlite_utils.Database, run_id: int, link: str
+    link: str,
+    url: str | None,
+    status: int | None,
+    outcome: str | None,
+    packed_detail: bytes | None,
+    sha256: str | None,
 ) -> dict[str, Any]:
-    row = database.execute(
-        "SELECT url, status, outcome, detail, sha256 FROM staged_details "
-        "WHERE run_id = ? AND detail_link = ?",
-        (run_id, link),
-    ).fetchone()
-    if row is None:
+    if outcome is None:
+        # No detail outcome was staged: the record stands as it is.
         return {
             "url": link,
             "status": None,
@@ -742,12 +751,11 @@ def _staged_detail(
             "detail": None,
             "sha256": None,
         }
-    url, status, outcome, detail, sha256 = row
     return {
         "url": url,
         "status": status,
         "outcome": outcome,
-        "detail": unpack_detail(detail) if detail else None,
+        "detail": unpack_detail(packed_detail) if packed_detail else None,
         "sha256": sha256,
     }
 
