@@ -224,9 +224,9 @@ def publish_record(
     passes the stored record it has already read.
     """
     if stored is None:
-        stored = store.load_project(database, found["url"]) or store.load_project(
-            database, link
-        )
+        stored = store.load_project(database, found["url"])
+    if stored is None and link != found["url"]:
+        stored = store.load_project(database, link)
     if found["outcome"] == "gone":
         _note_gone(database, stored, found)
         return None

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import zlib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -820,16 +820,22 @@ def _as_text(value: Any) -> Any:
 
 def save_project(database: sqlite_utils.Database, row: dict[str, Any]) -> None:
     """Insert or replace a whole record row, keyed by its URL."""
-    columns = list(row)
+    database.execute(
+        _upsert_sql(tuple(row)), [_as_text(value) for value in row.values()]
+    )
+
+
+@lru_cache(maxsize=16)
+def _upsert_sql(columns: tuple[str, ...]) -> str:
+    # Every record of a run has the same columns: one statement, built once.
     placeholders = ", ".join("?" for _ in columns)
     names = ", ".join(f"[{name}]" for name in columns)
     updates = ", ".join(
         f"[{name}] = excluded.[{name}]" for name in columns if name != "url"
     )
-    database.execute(
+    return (
         f"INSERT INTO projects ({names}) VALUES ({placeholders}) "
-        f"ON CONFLICT(url) DO UPDATE SET {updates}",
-        [_as_text(row[name]) for name in columns],
+        f"ON CONFLICT(url) DO UPDATE SET {updates}"
     )
 
 

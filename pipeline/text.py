@@ -112,6 +112,8 @@ class _TextWalker:
         self._flush()
 
     def _flush(self) -> None:
+        if not self._buffer:
+            return
         joined = "".join(self._buffer)
         self._buffer.clear()
         # Most buffers hold only the indentation between two block tags.
