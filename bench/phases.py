@@ -132,10 +132,12 @@ class Bench:
         database = self.work_dir / "profile.db"
         command += [str(prefix), *self._crawl_arguments(server, database)]
         run_measured(command, log_path=self.work_dir / "profile.log")
-        return [
+        candidates = [
             profile_crawl.main_stats_path(prefix),
+            profile_crawl.process_stats_path(prefix),
             profile_crawl.worker_stats_path(prefix),
         ]
+        return [path for path in candidates if path.exists()]
 
     def _crawl_arguments(self, server: nginx.Server, database: Path) -> list[str]:
         arguments = ["crawl", "--config", str(CONFIG_PATH), "--db", str(database)]

@@ -1,9 +1,11 @@
-"""Run one `pipeline` command in this process under cProfile, every thread included,
-and save the statistics; or print the top functions of a saved profile.
+"""Run one `pipeline` command in this process under cProfile, every thread and
+worker process included, and save the statistics; or print the top functions
+of a saved profile.
 
 cProfile alone sees only the main thread, where the crawl walks listings and
-stores pages; detail pages are fetched and parsed in worker threads, so each
-thread gets its own profiler, and the workers' profiles are merged.
+stores pages. Detail pages are fetched and parsed in worker processes (or
+threads, with fetch.processes = 0): each gets a profiler of its own, and the
+profiles of the workers are merged, processes apart from threads.
 
     python bench/profile_crawl.py run PREFIX crawl --config ... --db ...
     python bench/profile_crawl.py top STATS_FILE [--limit 15]
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import cProfile
 import io
+import multiprocessing.util
+import os
 import pstats
 import sys
 import threading
@@ -38,6 +42,10 @@ def profile_command(stats_prefix: Path, arguments: list[str]) -> int:
 
     main_profile = cProfile.Profile()
     threading.setprofile(profile_new_thread)
+    # Run in each forked worker once multiprocessing has set it up (it clears
+    # the finalizers a plain fork hook would register).
+    child_setup = _ChildProfiling(stats_prefix)
+    multiprocessing.util.register_after_fork(child_setup, _ChildProfiling.start)
     main_profile.enable()
     try:
         pipeline_main.main(arguments, prog_name="pipeline", standalone_mode=False)
@@ -54,7 +62,47 @@ def profile_command(stats_prefix: Path, arguments: list[str]) -> int:
         for profile in thread_profiles[1:]:
             workers.add(profile)
         workers.dump_stats(worker_stats_path(stats_prefix))
+    _merge_process_profiles(stats_prefix)
     return status
+
+
+class _ChildProfiling:
+    def __init__(self, stats_prefix: Path) -> None:
+        self.stats_prefix = stats_prefix
+
+    def start(self) -> None:
+        """In a forked worker: drop the profiler the fork copied from the
+        parent's thread, and profile this process alone until it exits."""
+        sys.setprofile(None)
+        threading.setprofile(None)
+        profile = cProfile.Profile()
+        path = _child_stats_path(self.stats_prefix, os.getpid())
+        # Pool workers leave through multiprocessing's exit, which runs
+        # finalizers but no atexit handler.
+        multiprocessing.util.Finalize(
+            None, lambda: _save(profile, path), exitpriority=100
+        )
+        profile.enable()
+
+
+def _save(profile: cProfile.Profile, path: Path) -> None:
+    profile.disable()
+    profile.dump_stats(str(path))
+
+
+def _merge_process_profiles(stats_prefix: Path) -> None:
+    paths = sorted(stats_prefix.parent.glob(_child_stats_path(stats_prefix, "*").name))
+    if not paths:
+        return
+    pstats.Stats(*[str(path) for path in paths]).dump_stats(
+        process_stats_path(stats_prefix)
+    )
+    for path in paths:
+        path.unlink()
+
+
+def _child_stats_path(stats_prefix: Path, pid: int | str) -> Path:
+    return stats_prefix.with_name(f"{stats_prefix.name}.process-{pid}.pstats")
 
 
 def main_stats_path(stats_prefix: Path) -> Path:
@@ -63,8 +111,14 @@ def main_stats_path(stats_prefix: Path) -> Path:
 
 
 def worker_stats_path(stats_prefix: Path) -> Path:
-    """Where the worker threads' merged statistics go: detail fetch and parse."""
-    return stats_prefix.with_name(stats_prefix.name + ".workers.pstats")
+    """Where the other threads' merged statistics go: detail fetch and parse in
+    threads, or the process pool's own bookkeeping."""
+    return stats_prefix.with_name(stats_prefix.name + ".threads.pstats")
+
+
+def process_stats_path(stats_prefix: Path) -> Path:
+    """Where the worker processes' merged statistics go: detail fetch and parse."""
+    return stats_prefix.with_name(stats_prefix.name + ".processes.pstats")
 
 
 def render_top(stats_path: Path, *, limit: int) -> str:
