@@ -1,5 +1,6 @@
-"""Turn a run's staged listing entries and detail pages into records: check them
-against the quality gate, then publish them with their history in one transaction.
+"""Turn a run's staged listing entries and detail pages into records: publish them
+with their history in one transaction, which the quality gate rolls back when
+what the run found looks like a broken parser.
 """
 
 from __future__ import annotations
