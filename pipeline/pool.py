@@ -3,6 +3,8 @@ the pool that parses detail pages for a rebuild, so that it uses every core
 instead of waiting on one interpreter lock.
 
 Workers are forked once, and each keeps the site config it was started with.
+A worker that dies breaks the pool: what was asked of it raises
+BrokenProcessPool instead of never coming back.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import logging
 import multiprocessing
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
-from multiprocessing.pool import Pool
 from typing import Any, Iterable, Iterator
 
 from pipeline.config import SiteConfig
@@ -59,6 +61,10 @@ def _die_with_parent() -> None:
         logger.debug("Workers cannot follow their parent's death on this system")
 
 
+def _warm_up() -> None:
+    """A first job that only makes the pool fork its workers."""
+
+
 def _parse_in_worker(raw: RawPage) -> dict[str, Any]:
     assert _worker_config is not None
     return _parse(_worker_config, raw)
@@ -89,15 +95,21 @@ class ParsePool:
 
     def __init__(self, config: SiteConfig, *, processes: int) -> None:
         self._config = config
-        self._pool: Pool | None = None
+        self._pool: ProcessPoolExecutor | None = None
         if processes > 0:
-            # A signal while forking would land in the pool's own machinery;
-            # held here, it arrives once the pool stands, where it can unwind.
+            self._pool = ProcessPoolExecutor(
+                processes,
+                mp_context=fork_context(),
+                initializer=_start_worker,
+                initargs=(config,),
+            )
+            # The first job forks every worker, now rather than at the first
+            # page. A signal while forking would land in the pool's own
+            # machinery; held here, it arrives once the pool stands, where it
+            # can unwind.
             signal.pthread_sigmask(signal.SIG_BLOCK, HELD_WHILE_FORKING)
             try:
-                self._pool = fork_context().Pool(
-                    processes, initializer=_start_worker, initargs=(config,)
-                )
+                self._pool.submit(_warm_up).result()
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_WHILE_FORKING)
 
@@ -109,8 +121,8 @@ class ParsePool:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            # Jobs not started are dropped; those running take milliseconds.
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def parse_details(self, pages: Iterable[RawPage]) -> Iterator[dict[str, Any]]:
@@ -118,4 +130,4 @@ class ParsePool:
         background, so the caller may prepare the next pages meanwhile."""
         if self._pool is None:
             return (_parse(self._config, raw) for raw in pages)
-        return self._pool.imap(_parse_in_worker, pages, chunksize=8)
+        return self._pool.map(_parse_in_worker, pages, chunksize=8)

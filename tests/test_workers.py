@@ -1,17 +1,25 @@
 """Detail pages fetched and parsed in worker processes (--processes): the same
-records, the same politeness, and nothing left behind when the crawl dies."""
+records, the same politeness, and nothing left behind when the crawl dies; and
+the rebuild's parsing pool, which fails rather than waits when a worker dies."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from conftest import MAIN_CONFIG, PROJECT_ROOT, crawl_args, read_rows, run_cli
 from test_crawl import _as_expected, _records
+
+from pipeline import store
+from pipeline.config import load_config
+from pipeline.pool import ParsePool
 
 WORKERS = ("--processes", "2", "--concurrency", "2")
 
@@ -112,3 +120,32 @@ def test_processes_option_must_be_a_small_number(tmp_path: Path, site_server) ->
     assert "--processes" in result.stderr
     assert sorted(os.listdir(tmp_path)) == ["site"]
     assert site_server.requests.paths() == []
+
+
+def test_parsing_pool_whose_worker_dies_raises_instead_of_hanging(tmp_path: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    database_path = tmp_path / "workers.db"
+    assert run_cli(*crawl_args(MAIN_CONFIG, database_path, site_server)).returncode == 0
+    database = store.open_database_for_reading(database_path)
+    pages = list(store.iter_latest_raw_pages(database, kind="detail"))
+    database.close()
+    outcome: list[object] = []
+
+    with ParsePool(load_config(MAIN_CONFIG), processes=2) as pool:
+        titles = [detail["title"] for detail in pool.parse_details(pages)]
+        victim = multiprocessing.active_children()[0]
+        os.kill(victim.pid or 0, signal.SIGKILL)
+        victim.join(timeout=10)
+
+        def parse_again() -> None:
+            try:
+                outcome.append(list(pool.parse_details(pages)))
+            except BrokenProcessPool as error:
+                outcome.append(error)
+
+        parsing = threading.Thread(target=parse_again, daemon=True)
+        parsing.start()
+        parsing.join(timeout=30)
+
+    assert len(titles) == 27
+    assert not parsing.is_alive()
+    assert [type(result) for result in outcome] == [BrokenProcessPool]
