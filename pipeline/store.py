@@ -498,15 +498,23 @@ def iter_latest_raw_pages(
 
 
 def prune_raw_pages(database: sqlite_utils.Database, *, keep_versions: int) -> int:
-    """Delete all but the newest versions of each URL's body; returns rows deleted."""
+    """Delete all but the newest versions of each URL's body, keeping every body
+    a record was parsed from; returns rows deleted.
+
+    Refused runs store pages too: the newest versions of a URL may all be
+    pages that were never published, and the record's own is what a rebuild
+    re-parses.
+    """
     with transaction(database):
         cursor = database.execute(
             """DELETE FROM raw_pages WHERE id IN (
                    SELECT id FROM (
-                       SELECT id, ROW_NUMBER() OVER (
+                       SELECT id, sha256, ROW_NUMBER() OVER (
                            PARTITION BY url ORDER BY id DESC) AS version
                        FROM raw_pages)
-                   WHERE version > ?)""",
+                   WHERE version > ?
+                     AND sha256 NOT IN (SELECT detail_sha256 FROM projects
+                                        WHERE detail_sha256 IS NOT NULL))""",
             (keep_versions,),
         )
         deleted = cursor.rowcount

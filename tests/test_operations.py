@@ -340,6 +340,27 @@ def test_prune_keeps_the_configured_versions(published: Path, site_server, site_
     assert read_rows(published, "SELECT COUNT(*) AS n FROM raw_pages WHERE url = ?", (url,)) == [{"n": 3}]
 
 
+def test_prune_keeps_the_page_a_record_was_parsed_from(published: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    page = site_copy / "projects" / "digimente" / "index.html"
+    original = page.read_text(encoding="utf-8")
+    # Three refused sweeps, each storing a newer, broken version of the page.
+    for version in range(3):
+        broken = original.replace("entry-content", "post-body").replace("</footer>", f"<!-- v{version} --></footer>")
+        page.write_text(broken, encoding="utf-8")
+        assert run_cli(*crawl_args(MAIN_CONFIG, published, site_server, "--full")).returncode == 4
+    url = f"{ORIGIN}/projects/digimente/"
+    parsed_from = "SELECT COUNT(*) AS n FROM raw_pages JOIN projects ON raw_pages.sha256 = projects.detail_sha256 WHERE raw_pages.url = ?"
+
+    result = run_cli("prune", "--config", str(MAIN_CONFIG), "--db", str(published))
+    rebuild = run_cli("rebuild", "--config", str(MAIN_CONFIG), "--db", str(published))
+
+    assert (result.returncode, result.stdout) == (0, "pruned 0 old raw page versions; kept 3 per URL\n")
+    assert read_rows(published, "SELECT COUNT(*) AS n FROM raw_pages WHERE url = ?", (url,)) == [{"n": 4}]
+    assert read_rows(published, parsed_from, (url,)) == [{"n": 1}]
+    assert (rebuild.returncode, rebuild.stdout) == (
+        0, "rebuild 5: 27 records re-derived, 0 changed, 0 without a stored page\n")
+
+
 @pytest.mark.parametrize("version", [1, 2])
 def test_migration_from_an_earlier_schema_keeps_data(tmp_path: Path, version: int) -> None:
     database = tmp_path / "old.db"
