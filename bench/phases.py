@@ -171,7 +171,9 @@ def run_bench(options: BenchOptions, *, progress: Progress) -> dict[str, Any]:
         phases, site = _main_site_phases(bench)
         if options.memory_projects:
             phases["memory_crawl"] = _memory_phase(bench)
-    metrics = report.build_metrics(phases, start_urls=START_URLS)
+    metrics = report.build_metrics(
+        phases, start_urls=START_URLS, judges_speed=not options.is_quick
+    )
     return {
         "schema": report.RESULTS_SCHEMA,
         "started_at_epoch": started_at,
