@@ -37,6 +37,7 @@ from pipeline.errors import (
     PermanentFetchError,
     QualityGateError,
     SiteUnreachable,
+    interruption_reason,
 )
 from pipeline.fetch import FetchedPage, Fetcher, FetchOptions, FetchStats
 from pipeline.lock import hold_run_lock
@@ -222,8 +223,8 @@ class _Crawl:
             )
         except QualityGateError as refusal:
             return self._refuse(refusal)
-        except BaseException:
-            self._end_abruptly()
+        except BaseException as error:
+            self._end_abruptly(error)
             raise
 
         # Records and the run's end commit together; Ctrl-C waits for the commit.
@@ -291,7 +292,7 @@ class _Crawl:
             reason,
         )
 
-    def _end_abruptly(self) -> None:
+    def _end_abruptly(self, error: BaseException) -> None:
         """Record an exception or interrupt; staged rows stay for the record."""
         try:
             store.finish_run(
@@ -300,7 +301,7 @@ class _Crawl:
                 status="interrupted",
                 ended_at=utc_now(),
                 counts=self._finish_counts(),
-                reason="stopped by an error or a signal",
+                reason=interruption_reason(error),
             )
         except Exception:
             logger.debug(

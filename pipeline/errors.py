@@ -121,3 +121,17 @@ class LockedError(PipelineError):
     """Raised by the run lock when another live process holds the database."""
 
     exit_status = 5
+
+
+def interruption_reason(error: BaseException) -> str:
+    """Why a run stopped before its end, as runs.reason records it: a signal
+    (Ctrl-C and SIGTERM arrive as KeyboardInterrupt), or the error itself."""
+    if isinstance(error, KeyboardInterrupt):
+        return "stopped by a signal"
+    message = " ".join(str(error).split())[:300]
+    name = type(error).__name__
+    return (
+        f"stopped by an error: {name}: {message}"
+        if message
+        else f"stopped by an error: {name}"
+    )

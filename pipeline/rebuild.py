@@ -18,6 +18,7 @@ import sqlite_utils
 
 from pipeline import store
 from pipeline.config import SiteConfig
+from pipeline.errors import interruption_reason
 from pipeline.lock import hold_run_lock
 from pipeline.normalize import utc_now
 from pipeline.parse import parse_listing
@@ -128,7 +129,7 @@ def _rebuild(
         report.refusal = _refusal(
             config, before, _fill_rates(database, config.quality.required_fields)
         )
-    except BaseException:
+    except BaseException as error:
         database.execute("ROLLBACK")
         store.finish_run(
             database,
@@ -136,7 +137,7 @@ def _rebuild(
             status="interrupted",
             ended_at=utc_now(),
             counts=dict(counts),
-            reason="stopped by an error or a signal",
+            reason=interruption_reason(error),
         )
         raise
     database.execute("ROLLBACK" if dry_run or report.refusal else "COMMIT")

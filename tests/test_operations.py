@@ -4,6 +4,7 @@ pruning and migrations, with real processes and real database files."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -439,8 +440,26 @@ def test_sigterm_records_the_run_as_interrupted(published: Path, site_server) ->
 
     assert crawler.returncode == 130
     assert stderr.splitlines()[-1] == "error: interrupted"
-    assert read_rows(published, "SELECT id, status FROM runs ORDER BY id") == [
-        {"id": 1, "status": "succeeded"}, {"id": 2, "status": "interrupted"}]
+    assert read_rows(published, "SELECT id, status, reason FROM runs ORDER BY id") == [
+        {"id": 1, "status": "succeeded", "reason": None},
+        {"id": 2, "status": "interrupted", "reason": "stopped by a signal"}]
+    assert _integrity(published) == "ok"
+
+
+def test_killed_worker_process_ends_the_crawl_with_its_cause_recorded(published: Path, site_server) -> None:  # type: ignore[no-untyped-def]
+    site_server.delays["/projects/digimente/"] = 30
+    crawler = _start_crawl(published, site_server, "--full", "--processes", "2")
+    _wait_for_request(site_server, "/projects/digimente/")
+    children = Path(f"/proc/{crawler.pid}/task/{crawler.pid}/children").read_text().split()
+
+    os.kill(int(children[0]), signal.SIGKILL)
+    _, stderr = crawler.communicate(timeout=20)
+
+    assert crawler.returncode == 1
+    assert stderr.splitlines()[-1].startswith("error: unexpected BrokenProcessPool: ")
+    runs = read_rows(published, "SELECT id, status, reason FROM runs ORDER BY id")
+    assert [(run["id"], run["status"]) for run in runs] == [(1, "succeeded"), (2, "interrupted")]
+    assert runs[1]["reason"].startswith("stopped by an error: BrokenProcessPool: ")
     assert _integrity(published) == "ok"
 
 
