@@ -147,7 +147,13 @@ def _rebuild(
         run_id,
         status=status,
         ended_at=utc_now(),
-        counts={**counts, "records": report.records},
+        # Zero counts too, so that queries on runs.counts find every key.
+        counts={
+            "changed": counts["changed"],
+            "unchanged": counts["unchanged"],
+            **counts,
+            "records": report.records,
+        },
         reason=report.refusal,
     )
     return report

@@ -360,6 +360,9 @@ def test_prune_keeps_the_page_a_record_was_parsed_from(published: Path, site_ser
     assert read_rows(published, parsed_from, (url,)) == [{"n": 1}]
     assert (rebuild.returncode, rebuild.stdout) == (
         0, "rebuild 5: 27 records re-derived, 0 changed, 0 without a stored page\n")
+    assert read_rows(published, "SELECT json_extract(counts, '$.changed') AS changed, "
+                                "json_extract(counts, '$.unchanged') AS unchanged FROM runs WHERE id = 5") == [
+        {"changed": 0, "unchanged": 27}]
 
 
 @pytest.mark.parametrize("version", [1, 2])
