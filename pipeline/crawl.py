@@ -257,7 +257,11 @@ class _Crawl:
             )
 
     def _refuse(self, refusal: QualityGateError) -> RunSummary:
-        return self._end("refused", counts=self._finish_counts(), reason=str(refusal))
+        counts = {**self._finish_counts(), **refusal.counts}
+        counts["projects_seen"] = store.count_staged_projects(
+            self.database, self.run_id
+        )
+        return self._end("refused", counts=counts, reason=str(refusal))
 
     def _nothing_read_reason(self) -> str:
         first = self.state.first_failure or "no start URL could be read"

@@ -112,9 +112,17 @@ class StorageError(PipelineError):
 
 
 class QualityGateError(PipelineError):
-    """Raised by the crawl when a run fails a quality check; nothing is published."""
+    """Raised by the crawl when a run fails a quality check; nothing is published.
+
+    counts holds what the check measured (records parsed, fill rates), for
+    the refused run's record.
+    """
 
     exit_status = 4
+
+    def __init__(self, message: str, *, counts: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.counts = counts or {}
 
 
 class LockedError(PipelineError):

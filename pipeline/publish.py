@@ -198,10 +198,15 @@ def publish_run(
         )
         if url:
             seen.add(url)
-    _check_fill(database, tally, config)
+    measured = {"parsed": tally.parsed, "fill_rates": tally.rates()}
+    try:
+        _check_fill(database, tally, config)
+    except QualityGateError as refusal:
+        refusal.counts = measured
+        raise
     if is_complete_sweep:
         _mark_missing(database, config, seen, run_id, now, counts)
-    return {**counts, "parsed": tally.parsed, "fill_rates": tally.rates()}
+    return {**counts, **measured}
 
 
 def publish_record(

@@ -263,6 +263,11 @@ def test_redesigned_detail_pages_are_refused_and_change_nothing(tmp_path: Path, 
         "(quality.max_empty_ratio allows 20%); check detail.content '.entry-content'")
     assert _content(database) == before
     assert read_rows(database, "SELECT COUNT(*) AS n FROM changes WHERE run_id = 2") == [{"n": 0}]
+    measured = read_rows(database, "SELECT json_extract(counts, '$.projects_seen') AS seen, "
+                                   "json_extract(counts, '$.parsed') AS parsed, "
+                                   "json_extract(counts, '$.fill_rates.description') AS description "
+                                   "FROM runs WHERE id = 2")
+    assert measured == [{"seen": 27, "parsed": 27, "description": 0.0}]
 
 
 def test_sweep_finding_under_half_the_projects_is_refused(tmp_path: Path, site_server, site_copy: Path) -> None:  # type: ignore[no-untyped-def]
