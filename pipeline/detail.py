@@ -31,7 +31,7 @@ from pipeline.fetch import (
     FetchStats,
 )
 from pipeline.parse import detail_as_dict, parse_detail
-from pipeline.pool import HELD_WHILE_FORKING, fork_context, prepare_worker
+from pipeline.pool import HELD_WHILE_FORKING, fork_context, prepare_worker, warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class DetailWorkers:
         # meanwhile arrives once they stand.
         signal.pthread_sigmask(signal.SIG_BLOCK, HELD_WHILE_FORKING)
         try:
-            executor.submit(_warm_up).result()
+            executor.submit(warm_up).result()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_WHILE_FORKING)
         return executor
@@ -242,10 +242,6 @@ def _start_worker(
     prepare_worker()
     _worker_config = config
     _worker_fetcher = Fetcher(config, options=options, handover=handover)
-
-
-def _warm_up() -> None:
-    """A first job that only makes the executor fork its workers."""
 
 
 def _fetch_in_thread(

@@ -3,8 +3,8 @@ the pool that parses detail pages for a rebuild, so that it uses every core
 instead of waiting on one interpreter lock.
 
 Workers are forked once, and each keeps the site config it was started with.
-A worker that dies breaks the pool: what was asked of it raises
-BrokenProcessPool instead of never coming back.
+The pool notices a worker that dies between two results, and raises
+BrokenProcessPool for the pages asked of it.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def _die_with_parent() -> None:
         logger.debug("Workers cannot follow their parent's death on this system")
 
 
-def _warm_up() -> None:
-    """A first job that only makes the pool fork its workers."""
+def warm_up() -> None:
+    """A first job that only makes a process pool fork its workers."""
 
 
 def _parse_in_worker(raw: RawPage) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class ParsePool:
             # can unwind.
             signal.pthread_sigmask(signal.SIG_BLOCK, HELD_WHILE_FORKING)
             try:
-                self._pool.submit(_warm_up).result()
+                self._pool.submit(warm_up).result()
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_WHILE_FORKING)
 
